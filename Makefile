@@ -1,0 +1,38 @@
+# make test / make demo work on a fresh clone: they create .venv and install the project first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.suite-installed
+# CPU-only machines get the CPU build of torch (the wheel at hand here); a machine with
+# nvidia-smi gets the CUDA build from PyPI. Elsewhere, for a CPU wheel from PyTorch's index:
+#   make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
+CPU_TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
+HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: install test test-all demo lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if ! $(BIN)/python -c "import torch" 2>/dev/null; then \
+	  if [ -n "$(HAS_GPU)" ]; then echo "GPU found: installing CUDA torch"; $(BIN)/pip install -q "torch>=2.4"; \
+	  else echo "no GPU: installing $(CPU_TORCH) (CPU)"; $(BIN)/pip install -q "$(CPU_TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)); fi; \
+	fi
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+test: install
+	$(BIN)/pytest -q
+
+test-all: install
+	$(BIN)/pytest -q -m ""
+
+demo: install
+	$(BIN)/suite doctor
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

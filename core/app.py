@@ -1,0 +1,77 @@
+"""The Suite: settings, plugin manager, registries and store, built once per process.
+
+Registries are filled lazily through the ``register_*`` hooks, and the store is opened (and
+migrated) only when a command needs it, so ``suite --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.registry import Registry
+from core.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from core.alerts import AlertSink
+    from core.data.base import DataAdapter
+    from core.heads import TaskHead
+    from core.plugins import SuitePluginManager
+    from core.scenarios import Scenario
+    from core.store import Store
+
+
+class Suite:
+    """What commands, scenarios and routes get: one object instead of globals."""
+
+    def __init__(self, settings: Settings, pm: SuitePluginManager) -> None:
+        self.settings = settings
+        self.pm = pm
+
+    @classmethod
+    def create(cls, settings: Settings | None = None, *, load_entrypoints: bool = True) -> Suite:
+        from core.plugins import make_plugin_manager
+
+        settings = settings or load_settings()
+        return cls(settings, make_plugin_manager(settings, load_entrypoints=load_entrypoints))
+
+    @cached_property
+    def adapters(self) -> Registry[DataAdapter]:
+        registry: Registry[DataAdapter] = Registry("data adapter")
+        self.pm.hook.register_data_adapters(register=registry.register)
+        return registry
+
+    @cached_property
+    def heads(self) -> Registry[type[TaskHead]]:
+        registry: Registry[type[TaskHead]] = Registry("task head")
+        self.pm.hook.register_task_heads(register=registry.register)
+        return registry
+
+    @cached_property
+    def scenarios(self) -> Registry[Scenario]:
+        registry: Registry[Scenario] = Registry("scenario")
+        self.pm.hook.register_scenarios(register=registry.register)
+        return registry
+
+    @cached_property
+    def alert_sinks(self) -> Registry[type[AlertSink]]:
+        registry: Registry[type[AlertSink]] = Registry("alert sink")
+        self.pm.hook.register_alert_sinks(register=registry.register)
+        return registry
+
+    @cached_property
+    def migration_paths(self) -> list[Path]:
+        paths: list[Path] = []
+        self.pm.hook.register_migrations(register=lambda path: paths.append(Path(path)))
+        return paths
+
+    @cached_property
+    def store(self) -> Store:
+        from core.store import Store
+
+        return Store.open(self.settings.db_url, migration_paths=self.migration_paths)
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()

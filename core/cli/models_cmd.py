@@ -1,0 +1,33 @@
+"""``suite models list``: the model registry."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Optional
+
+import typer
+
+from core.cli import get_suite
+from core.cli.options import JsonFlag
+from core.cli.output import display_table
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Fine-tuned models in the registry.", no_args_is_help=True)
+    app.add_typer(group, name="models")
+
+    @group.command("list")
+    def list_models(
+        ctx: typer.Context,
+        scenario: Annotated[Optional[str], typer.Option("--scenario", help="Only this scenario's models.")] = None,
+        json_output: JsonFlag = False,
+    ) -> None:
+        """Every registered model version: name, scenario, version, active flag, metrics, path."""
+        entries = get_suite(ctx).store.list_models(scenario=scenario)
+        rows = [asdict(entry) for entry in entries]
+        display_table(
+            ["name", "version", "scenario", "active", "metrics", "path"],
+            rows,
+            json_output=json_output,
+            empty="no models registered yet: train one with 'suite train SCENARIO'",
+        )

@@ -1,0 +1,49 @@
+"""The base class of a business scenario: what ``suite train|evaluate|predict|run`` drive."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from core.app import Suite
+
+VERBS = ("train", "evaluate", "predict", "run")
+
+
+class Scenario:
+    """A scenario implements any of the verbs ``train``, ``evaluate``, ``predict`` and ``run``.
+
+    Each verb is a method whose first parameter (after ``self``) is the :class:`core.Suite`
+    and whose other parameters are typed with ``typing.Annotated[..., typer.Option(...)]``.
+    The core turns each implemented verb into ``suite <verb> <name>`` with those options and
+    a ``--json`` flag, and prints the returned ``dict`` (the same dict is the Python result)::
+
+        class Echo(Scenario):
+            name = "echo"
+            help = "Repeat texts back."
+
+            def predict(self, suite, text: Annotated[list[str], typer.Argument()]):
+                return {"predictions": [{"text": t} for t in text]}
+
+    ``run`` is for long-running jobs (a monitor, a chat loop); it may stream its own output.
+    A verb left as inherited from this class is not offered on the command line.
+    """
+
+    name: ClassVar[str]
+    help: ClassVar[str] = ""
+
+    def verbs(self) -> list[str]:
+        """The verbs this scenario implements (methods overridden from :class:`Scenario`)."""
+        return [v for v in VERBS if getattr(type(self), v) is not getattr(Scenario, v)]
+
+    def train(self, suite: Suite, **options: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def evaluate(self, suite: Suite, **options: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def predict(self, suite: Suite, **options: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def run(self, suite: Suite, **options: Any) -> dict[str, Any] | None:
+        raise NotImplementedError

@@ -1,0 +1,130 @@
+"""The CLI as a user meets it: exit codes, one-line errors, --json on stdout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.testing import CliRunner
+
+from core import Scenario, hookimpl
+from core.cli.app import build_app
+from core.plugins import make_plugin_manager
+from core.settings import Settings
+
+
+def invoke(pm, *args: str, settings: Settings | None = None):
+    return CliRunner().invoke(build_app(pm, settings), list(args))
+
+
+def test_version_and_help(builtin_pm):
+    result = invoke(builtin_pm, "--version")
+    assert result.exit_code == 0 and result.stdout.startswith("suite ")
+    help_ = invoke(builtin_pm, "--help")
+    assert help_.exit_code == 0
+    for command in ("plugins", "doctor", "models", "data", "train", "evaluate", "predict", "run"):
+        assert command in help_.stdout
+
+
+def test_doctor_json_reports_every_check(builtin_pm):
+    result = invoke(builtin_pm, "doctor", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert report["ok"] is True
+    assert set(checks) == {"python", "torch", "device", "bf16", "model", "database", "plugins"}
+    assert "packaged" in checks["model"]["detail"]
+    assert "core_0002" in checks["database"]["detail"]
+
+
+def test_doctor_fails_when_the_database_is_unreachable(builtin_pm):
+    result = invoke(builtin_pm, "--db", "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2", "doctor", "--json")
+    assert result.exit_code == 1
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["database"]["status"] == "fail"
+
+
+def test_models_list_empty_json(builtin_pm):
+    result = invoke(builtin_pm, "models", "list", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_csv_without_label_column_is_one_line_exit_2(builtin_pm, tmp_path: Path):
+    source = write(tmp_path / "tickets.csv", "text,intent\nmy card is lost,lost_card\n")
+    result = invoke(builtin_pm, "data", "inspect", source)
+    assert result.exit_code == 2
+    first = result.stderr.strip().splitlines()[0]
+    assert "tickets.csv" in first and "'label'" in first
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def test_data_inspect_counts_labels(builtin_pm, tmp_path: Path):
+    source = write(tmp_path / "t.csv", "body,tag\nrefund please,0\ngreat service,1\nwhere is my parcel,0\n")
+    result = invoke(
+        builtin_pm, "data", "inspect", source, "--text-column", "body", "--label-column", "tag",
+        "--label-map", "0=complaint,1=praise", "--json",
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["labels"] == {"complaint": 2, "praise": 1}
+
+
+def test_data_inspect_skip_writes_a_report(builtin_pm, tmp_path: Path, suite_env: Path):
+    source = write(tmp_path / "t.jsonl", '{"text": "ok", "label": "a"}\n{"text": "", "label": "a"}\nnot json\n')
+    result = invoke(builtin_pm, "data", "inspect", source, "--on-error", "skip", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["examples"] == 1 and summary["skipped"] == 2
+    lines = Path(summary["error_report"]).read_text().splitlines()
+    assert [json.loads(line)["line"] for line in lines] == [2, 3]
+
+
+def test_plugin_adapter_reads_phrasebank_format(builtin_pm, tmp_path: Path):
+    source = write(tmp_path / "Sentences_Demo.txt", "Profit rose sharply@positive\nShares fell@negative\n")
+    result = invoke(builtin_pm, "data", "inspect", source, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["format"] == "phrasebank"
+
+
+class Shout(Scenario):
+    name = "shout"
+    help = "Upper-case texts (a test scenario)."
+
+    def predict(self, suite, texts: Annotated[list[str], typer.Argument()], suffix: Annotated[str, typer.Option()] = "!"):
+        """Shout each text."""
+        return {"predictions": [t.upper() + suffix for t in texts]}
+
+
+class ShoutPlugin:
+    @hookimpl
+    def register_scenarios(self, register):
+        register(Shout())
+
+
+def test_scenario_verbs_become_commands(settings):
+    pm = make_plugin_manager(settings, load_entrypoints=False)
+    pm.register_plugin(ShoutPlugin(), "shout")
+    result = invoke(pm, "predict", "shout", "hi", "there", "--suffix", "?", "--json", settings=settings)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"predictions": ["HI?", "THERE?"]}
+    assert invoke(pm, "train", "--help", settings=settings).exit_code == 0
+    missing = invoke(pm, "train", settings=settings)
+    assert missing.exit_code == 2 and "No installed scenario implements 'train'" in missing.output
+
+
+def test_bad_config_file_is_one_line(tmp_path: Path, suite_env: Path):
+    import subprocess
+    import sys
+
+    (Path.cwd() / "suite.toml").write_text("disable_plugins = [unterminated\n")
+    proc = subprocess.run([sys.executable, "-m", "core.cli.app", "doctor"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "suite.toml" in proc.stderr and "Traceback" not in proc.stderr
