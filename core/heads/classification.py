@@ -1,0 +1,124 @@
+"""Sequence classification (single- and multi-label) and pair scoring, on HF auto-models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from core.data.types import TextExample
+from core.evaluation.metrics import classification_metrics
+from core.heads import TaskHead
+
+
+def _config(encoder_path: str, dropout: float | None, **kwargs: Any) -> Any:
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(encoder_path, **kwargs)
+    if dropout is not None:
+        for attr in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout", "dropout"):
+            if hasattr(config, attr):
+                setattr(config, attr, dropout)
+    return config
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+class SequenceClassificationHead(TaskHead):
+    """One label per text (softmax), or any number with ``multi_label=True`` (sigmoid).
+
+    Inputs: :class:`TextExample` with ``text`` (and optional ``text_pair``); ``label`` a
+    string, or a list of strings for multi-label. Options: ``multi_label`` (bool),
+    ``class_weights`` (list of floats, one per label, for imbalanced data).
+    """
+
+    name = "sequence-classification"
+    description = "text (or text pair) -> one label, or several with multi_label"
+
+    @property
+    def multi_label(self) -> bool:
+        return bool(self.options.get("multi_label"))
+
+    @property
+    def primary_metric(self) -> str:  # type: ignore[override]
+        return "micro_f1" if self.multi_label else "accuracy"
+
+    def build_model(self, encoder_path: str, *, dropout: float | None = None) -> torch.nn.Module:
+        config = _config(
+            encoder_path,
+            dropout,
+            num_labels=len(self.labels),
+            id2label=dict(enumerate(self.labels)),
+            label2id=self.label2id,
+            problem_type="multi_label_classification" if self.multi_label else "single_label_classification",
+        )
+        from transformers import AutoModelForSequenceClassification
+
+        return AutoModelForSequenceClassification.from_pretrained(encoder_path, config=config)
+
+    def features(self, tokenizer: Any, examples: Sequence[TextExample], max_length: int) -> list[dict[str, Any]]:
+        texts = [ex.text for ex in examples]
+        pairs = [ex.text_pair for ex in examples]
+        encoded = tokenizer(texts, pairs if any(p is not None for p in pairs) else None, truncation=True, max_length=max_length)
+        rows = [dict(zip(encoded.keys(), values)) for values in zip(*encoded.values())]
+        for row, ex in zip(rows, examples):
+            if ex.label is not None:
+                row["labels"] = self._target(ex.label)
+        return rows
+
+    def _target(self, label: str | list[str]) -> int | list[float]:
+        if self.multi_label:
+            hot = [0.0] * len(self.labels)
+            for item in [label] if isinstance(label, str) else label:
+                hot[self.label2id[item]] = 1.0
+            return hot
+        return self.label2id[label if isinstance(label, str) else label[0]]
+
+    def collate(self, tokenizer: Any) -> Any:
+        from transformers import DataCollatorWithPadding
+
+        return DataCollatorWithPadding(tokenizer)
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        logits = logits.astype(np.float32)
+        return 1 / (1 + np.exp(-logits)) if self.multi_label else softmax(logits)
+
+    def decode(self, logits: np.ndarray, features: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+        probs = self.probabilities(logits)
+        results = []
+        for row in probs:
+            scores = {label: float(p) for label, p in zip(self.labels, row)}
+            if self.multi_label:
+                chosen = [label for label, p in scores.items() if p >= 0.5]
+                results.append({"labels": chosen, "scores": scores})
+            else:
+                best = int(row.argmax())
+                results.append({"label": self.labels[best], "score": float(row[best]), "scores": scores})
+        return results
+
+    def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any]) -> torch.Tensor | None:
+        weights = self.options.get("class_weights")
+        if not weights or self.multi_label:
+            return None
+        labels = inputs.pop("labels")
+        logits = model(**inputs).logits
+        weight = torch.tensor(weights, dtype=torch.float32, device=logits.device)
+        return torch.nn.functional.cross_entropy(logits.float(), labels, weight=weight)
+
+    def metrics(self, logits: np.ndarray, label_ids: np.ndarray) -> dict[str, float]:
+        if self.multi_label:
+            predicted = (self.probabilities(logits) >= 0.5).astype(int)
+            from sklearn.metrics import f1_score
+
+            return {
+                "micro_f1": float(f1_score(label_ids.astype(int), predicted, average="micro", zero_division=0)),
+                "macro_f1": float(f1_score(label_ids.astype(int), predicted, average="macro", zero_division=0)),
+            }
+        report = classification_metrics(label_ids.tolist(), logits.argmax(-1).tolist(), self.labels)
+        return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}

@@ -1,0 +1,236 @@
+"""``fine_tune``: examples + head + encoder -> a trained model, through ``transformers.Trainer``.
+
+The Trainer brings the loop, dynamic padding through the head's collator, length-grouped
+batches, bf16 autocast (CUDA, and CPUs with AVX-512 BF16/AMX), gradient accumulation,
+warmup and linear decay, checkpoints and resume, DDP under ``torchrun``. The subclass only
+lets the head own the loss and the metrics.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import (
+    AutoTokenizer,
+    PrinterCallback,
+    ProgressCallback,
+    EarlyStoppingCallback,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
+
+from core.devices import detect_device
+from core.heads import TaskHead
+from core.training.config import TrainConfig
+
+EpochLogger = Callable[[float, dict[str, float]], None]
+
+
+class SuiteTrainer(Trainer):
+    """Overrides only ``compute_loss``: the head may replace the model's loss (class weights,
+    several heads); otherwise the model's own loss is used."""
+
+    def __init__(self, *args: Any, head: TaskHead, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.head = head
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
+        loss = None if return_outputs else self.head.compute_loss(model, dict(inputs))
+        if loss is not None:
+            return loss
+        return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+
+
+class _EpochMetrics(TrainerCallback):
+    """Sends each evaluation's metrics to the store (or any ``log_epoch`` callable)."""
+
+    def __init__(self, log_epoch: EpochLogger) -> None:
+        self.log_epoch = log_epoch
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):  # noqa: ANN001
+        if metrics and state.is_world_process_zero:
+            self.log_epoch(float(state.epoch or 0), {k: float(v) for k, v in metrics.items()})
+
+
+class _Progress(TrainerCallback):
+    """A progress bar on stderr (stdout stays clean for ``--json``): loss, samples/s, ETA."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.started = 0.0
+
+    def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+        from tqdm.auto import tqdm
+
+        if state.is_world_process_zero:
+            self.bar = tqdm(total=state.max_steps, initial=state.global_step, file=sys.stderr, unit="step",
+                            desc="training", dynamic_ncols=True)
+            self.started, self.first_step = time.perf_counter(), state.global_step
+
+    def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        if self.bar is not None:
+            per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+            elapsed = max(time.perf_counter() - self.started, 1e-9)
+            self.bar.set_postfix_str(f"{(state.global_step - self.first_step) * per_step / elapsed:.1f} samples/s", refresh=False)
+            self.bar.update(1)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+        if self.bar is not None and logs:
+            shown = {k: f"{v:.4g}" for k, v in logs.items() if isinstance(v, float) and "runtime" not in k}
+            self.bar.write(f"epoch {state.epoch:.2f}: " + ", ".join(f"{k}={v}" for k, v in shown.items()), file=sys.stderr)
+
+    def on_train_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class _ListDataset(torch.utils.data.Dataset):
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.rows[index]
+
+
+@dataclass
+class TrainOutcome:
+    model: torch.nn.Module
+    tokenizer: Any
+    metrics: dict[str, float]
+    train_seconds: float
+    samples_per_second: float
+    precision: str
+    best_checkpoint: str | None
+
+
+def use_bf16(precision: str) -> bool:
+    plan = detect_device()
+    if precision == "bf16":
+        return True
+    return precision == "auto" and plan.bf16_supported
+
+
+def stratified_split(
+    examples: Sequence[Any], label_of: Callable[[Any], Any], fraction: float, seed: int
+) -> tuple[list[Any], list[Any], str]:
+    """Hold out ``fraction`` for validation, stratified by label when every label allows it."""
+    from sklearn.model_selection import train_test_split
+
+    labels = [label_of(ex) for ex in examples]
+    counts = {label: labels.count(label) for label in set(map(str, labels))} if labels else {}
+    n_eval = max(1, round(len(examples) * fraction))
+    stratify = [str(label) for label in labels] if counts and min(counts.values()) >= 2 and n_eval >= len(counts) else None
+    train, held = train_test_split(list(examples), test_size=n_eval, random_state=seed, stratify=stratify)
+    how = "stratified" if stratify is not None else "random"
+    return train, held, f"{how} {fraction:.0%} validation split of --train (seed {seed}): {len(train)} train, {len(held)} validation"
+
+
+def fine_tune(
+    head: TaskHead,
+    encoder_path: str,
+    train_examples: Sequence[Any],
+    eval_examples: Sequence[Any],
+    config: TrainConfig,
+    output_dir: Path,
+    *,
+    log_epoch: EpochLogger | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainOutcome:
+    """Train ``head`` on ``encoder_path``; the best epoch on ``eval_examples`` is restored."""
+    set_seed(config.seed)
+    tokenizer = AutoTokenizer.from_pretrained(encoder_path)
+    model = head.build_model(encoder_path, dropout=config.dropout)
+    train_rows = head.features(tokenizer, train_examples, config.max_length)
+    eval_rows = head.features(tokenizer, eval_examples, config.max_length)
+    bf16 = use_bf16(config.precision)
+    primary = head.primary_metric
+
+    args = TrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=config.epochs,
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation,
+        warmup_steps=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        lr_scheduler_type="linear",
+        bf16=bf16,
+        use_cpu=not torch.cuda.is_available(),
+        train_sampling_strategy="group_by_length",
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model=primary,
+        greater_is_better=primary != "loss",
+        logging_strategy="epoch",
+        report_to=[],
+        seed=config.seed,
+        data_seed=config.seed,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        save_only_model=False,
+    )
+    callbacks: list[TrainerCallback] = []
+    if config.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+    epoch_logger = _EpochMetrics(log_epoch) if log_epoch is not None else None
+    if epoch_logger is not None:
+        callbacks.append(epoch_logger)
+    trainer = SuiteTrainer(
+        model=model,
+        args=args,
+        train_dataset=_ListDataset(train_rows),
+        eval_dataset=_ListDataset(eval_rows),
+        data_collator=head.collate(tokenizer),
+        processing_class=tokenizer,
+        compute_metrics=lambda pred: head.metrics(_first(pred.predictions), pred.label_ids),
+        callbacks=callbacks,
+        head=head,
+    )
+    trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)
+    if progress:
+        trainer.add_callback(_Progress())
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=_last_checkpoint(output_dir) if resume else None)
+    seconds = time.perf_counter() - started
+    if epoch_logger is not None:
+        trainer.remove_callback(epoch_logger)  # the re-evaluation of the restored best is not an epoch
+    final = trainer.evaluate()
+    metrics = {k.removeprefix("eval_"): float(v) for k, v in final.items() if isinstance(v, (int, float))}
+    return TrainOutcome(
+        model=trainer.model,
+        tokenizer=tokenizer,
+        metrics=metrics,
+        train_seconds=seconds,
+        samples_per_second=float(result.metrics.get("train_samples_per_second", 0.0)),
+        precision="bf16" if bf16 else "fp32",
+        best_checkpoint=trainer.state.best_model_checkpoint,
+    )
+
+
+def _first(predictions: Any) -> np.ndarray:
+    return predictions[0] if isinstance(predictions, tuple) else predictions
+
+
+def _last_checkpoint(output_dir: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
