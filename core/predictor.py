@@ -71,7 +71,7 @@ class Predictor:
                 chunk = order[start : start + self.batch_size]
                 batch = self.collate([{k: v for k, v in rows[i].items() if k != "labels"} for i in chunk])
                 batch = {k: v.to(self.device) for k, v in batch.items()}
-                logits = self.model(**batch).logits.float().cpu().numpy()
+                logits = self.model(**batch)["logits"].float().cpu().numpy()
                 for position, index in enumerate(chunk):
                     outputs[index] = logits[position]
         return outputs, rows  # type: ignore[return-value]

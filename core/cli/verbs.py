@@ -2,14 +2,18 @@
 
 A scenario's verb method is typed with ``Annotated[..., typer.Option()]`` parameters; its
 signature (minus ``self`` and the ``suite`` argument) becomes the command's options, plus a
-``--json`` flag. The returned dict is printed.
+``--json`` flag. A parameter typed with a dataclass (such as :class:`core.TrainConfig`) is
+expanded into one option per field (flag and help from the field's metadata) and handed to
+the method as that dataclass. The returned dict is printed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import typing
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -26,6 +30,7 @@ VERB_HELP = {
     "predict": "Predict with a scenario's registered model.",
     "run": "Run a scenario's job (monitor, chat, batch).",
 }
+KEYWORD = inspect.Parameter.KEYWORD_ONLY
 
 
 def register(app: typer.Typer, suite: Suite) -> None:
@@ -47,23 +52,42 @@ def scenario_command(scenario: Scenario, verb: str) -> Callable[..., None]:
     params = list(signature.parameters.values())
     if not params:
         raise PluginError(f"scenario '{scenario.name}': {verb}() must take the suite as first argument")
-    own = params[1:]
-    if any(p.name == "json_output" for p in own):
-        raise PluginError(f"scenario '{scenario.name}': 'json_output' is reserved by the core")
+    own: list[inspect.Parameter] = []
+    groups: dict[str, type] = {}
+    for param in params[1:]:
+        if param.name == "json_output":
+            raise PluginError(f"scenario '{scenario.name}': 'json_output' is reserved by the core")
+        if dataclasses.is_dataclass(param.annotation):
+            groups[param.name] = param.annotation
+            own += _dataclass_options(param.name, param.annotation)
+        else:
+            own.append(param.replace(kind=KEYWORD))
 
     def command(ctx: typer.Context, json_output: bool = False, **options: Any) -> None:
-        result = method(get_suite(ctx), **options)
-        print_result(result, json_output=json_output)
+        for name, cls in groups.items():
+            prefix = f"{name}__"
+            values = {k.removeprefix(prefix): options.pop(k) for k in list(options) if k.startswith(prefix)}
+            options[name] = cls(**values)
+        print_result(method(get_suite(ctx), **options), json_output=json_output)
 
     ctx_param = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
-    json_param = inspect.Parameter(
-        "json_output", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=JsonFlag
-    )
-    keyword_own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
-    command.__signature__ = signature.replace(parameters=[ctx_param, *keyword_own, json_param])  # type: ignore[attr-defined]
-    command.__annotations__ = {p.name: p.annotation for p in (ctx_param, *keyword_own, json_param)}
+    json_param = inspect.Parameter("json_output", KEYWORD, default=False, annotation=JsonFlag)
+    all_params = [ctx_param, *own, json_param]
+    command.__signature__ = signature.replace(parameters=all_params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in all_params}
     command.__name__ = f"{verb}_{scenario.name.replace('-', '_')}"
     return command
+
+
+def _dataclass_options(prefix: str, cls: type) -> list[inspect.Parameter]:
+    hints = typing.get_type_hints(cls)
+    options = []
+    for f in dataclasses.fields(cls):
+        flag = f.metadata.get("option", "--" + f.name.replace("_", "-"))
+        annotation = Annotated[hints[f.name], typer.Option(flag, help=f.metadata.get("help"))]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        options.append(inspect.Parameter(f"{prefix}__{f.name}", KEYWORD, default=default, annotation=annotation))
+    return options
 
 
 def _help(scenario: Scenario, verb: str) -> str:

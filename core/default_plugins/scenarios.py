@@ -23,13 +23,6 @@ from core.training.config import TrainConfig
 if TYPE_CHECKING:
     from core.predictor import Predictor
 
-Epochs = Annotated[float, typer.Option("--epochs", help="Passes over the training data.")]
-LearningRate = Annotated[float, typer.Option("--lr", help="Peak learning rate (linear warmup and decay).")]
-BatchSize = Annotated[int, typer.Option("--batch-size", help="Examples per step.")]
-MaxLength = Annotated[int, typer.Option("--max-length", help="Longer inputs are truncated (sub-tokens).")]
-Seed = Annotated[int, typer.Option("--seed", help="Seed for splits, shuffling and initialisation.")]
-Precision = Annotated[str, typer.Option("--precision", help="auto (bf16 where supported), bf16 or fp32.")]
-Patience = Annotated[int, typer.Option("--patience", help="Stop after this many epochs without improvement (0: never).")]
 Name = Annotated[Optional[str], typer.Option("--name", help="Registry name of the trained model (default: the scenario).")]
 Resume = Annotated[bool, typer.Option("--resume", help="Continue the last unfinished run of this model from its checkpoint.")]
 Texts = Annotated[Optional[list[str]], typer.Argument(help="Texts to predict (or use --input).")]
@@ -84,6 +77,8 @@ class ClassificationScenario(Scenario):
             train_examples, eval_examples, note = stratified_split(train_examples, key, config.validation_fraction, config.seed)
             typer.echo(note, err=True)
         labels = self.label_set(train_examples)
+        if config.class_weights and self.head_name != "token-classification" and not head_options.get("multi_label"):
+            head_options = head_options | {"class_weights": inverse_frequency(train_examples, labels)}
         head = suite.heads.get(self.head_name)(labels, **head_options)
         encoder = resolve_model(model or suite.settings.model, offline=suite.settings.offline, store=store)
         name = name or self.name
@@ -146,10 +141,8 @@ class TextClassification(ClassificationScenario):
               label_column: opt.LabelColumn = "label", label_map: opt.LabelMap = None,
               multi_label: Annotated[Optional[str], typer.Option("--multi-label", help="Split labels on this separator, e.g. '|'.")] = None,
               encoding: opt.Encoding = "utf-8", on_error: opt.OnErrorOption = "raise", error_report: opt.ReportFile = None,
-              model: opt.ModelOption = None, name: Name = None, epochs: Epochs = TrainConfig.epochs,
-              lr: LearningRate = TrainConfig.learning_rate, batch_size: BatchSize = TrainConfig.batch_size,
-              max_length: MaxLength = TrainConfig.max_length, patience: Patience = 2, seed: Seed = 42,
-              precision: Precision = "auto", resume: Resume = False) -> dict[str, Any]:
+              model: opt.ModelOption = None, name: Name = None, resume: Resume = False,
+              training: TrainConfig = TrainConfig()) -> dict[str, Any]:
         """Fine-tune a text classifier on labelled data and register it."""
         def mapping() -> ColumnMapping:
             m = opt.column_mapping(text_column, label_column, text_pair_column=text_pair_column, label_map=label_map)
@@ -160,9 +153,7 @@ class TextClassification(ClassificationScenario):
         train_examples = self.load(suite, train, labelled=True, mapping=mapping(), **kw)
         known = frozenset(self.label_set(train_examples))
         eval_examples = self.load(suite, eval, labelled=True, labels=known, mapping=mapping(), **kw) if eval else None
-        config = TrainConfig(epochs=epochs, learning_rate=lr, batch_size=batch_size, max_length=max_length,
-                             early_stopping_patience=patience or None, seed=seed, precision=_precision(precision))
-        return self.fit(suite, train_examples, eval_examples, model=model, name=name, config=config, resume=resume,
+        return self.fit(suite, train_examples, eval_examples, model=model, name=name, config=training, resume=resume,
                         head_options={"multi_label": True} if multi_label else {})
 
     def evaluate(self, suite: Suite, data: opt.DataFile, model: opt.ModelOption = None, format: opt.Format = None,
@@ -208,18 +199,15 @@ class TokenClassification(ClassificationScenario):
 
     def train(self, suite: Suite, train: opt.TrainFile, eval: opt.EvalFile = None, format: opt.Format = None,
               encoding: opt.Encoding = "utf-8", on_error: opt.OnErrorOption = "raise", error_report: opt.ReportFile = None,
-              model: opt.ModelOption = None, name: Name = None, epochs: Epochs = TrainConfig.epochs,
-              lr: LearningRate = TrainConfig.learning_rate, batch_size: BatchSize = TrainConfig.batch_size,
-              max_length: MaxLength = TrainConfig.max_length, patience: Patience = 2, seed: Seed = 42,
-              precision: Precision = "auto", resume: Resume = False) -> dict[str, Any]:
+              model: opt.ModelOption = None, name: Name = None, resume: Resume = False,
+              training: TrainConfig = TrainConfig()) -> dict[str, Any]:
         """Fine-tune a tagger (NER) on CoNLL files and register it."""
         kw = dict(fmt=format, encoding=encoding, on_error=on_error, error_report=error_report)
         train_examples = self.load(suite, train, labelled=True, **kw)
         known = frozenset(self.label_set(train_examples))
         eval_examples = self.load(suite, eval, labelled=True, labels=known, **kw) if eval else None
-        config = TrainConfig(epochs=epochs, learning_rate=lr, batch_size=batch_size, max_length=max_length,
-                             early_stopping_patience=patience or None, seed=seed, precision=_precision(precision))
-        return self.fit(suite, train_examples, eval_examples, model=model, name=name, config=config, resume=resume, head_options={})
+        return self.fit(suite, train_examples, eval_examples, model=model, name=name, config=training, resume=resume,
+                        head_options={})
 
     def evaluate(self, suite: Suite, data: opt.DataFile, model: opt.ModelOption = None, format: opt.Format = None,
                  encoding: opt.Encoding = "utf-8") -> dict[str, Any]:
@@ -247,10 +235,12 @@ class TokenClassification(ClassificationScenario):
         }
 
 
-def _precision(value: str) -> Any:
-    if value not in ("auto", "bf16", "fp32"):
-        raise typer.BadParameter(f"expected auto, bf16 or fp32, got '{value}'", param_hint="--precision")
-    return value
+def inverse_frequency(examples: list[Any], labels: list[str]) -> list[float]:
+    """Class weights n / (k * count): a balanced loss for imbalanced labels."""
+    counts = {label: 0 for label in labels}
+    for ex in examples:
+        counts[ex.label] += 1
+    return [len(examples) / (len(labels) * max(counts[label], 1)) for label in labels]
 
 
 @hookimpl

@@ -11,6 +11,7 @@ import torch
 from core.data.types import TextExample
 from core.evaluation.metrics import classification_metrics
 from core.heads import TaskHead
+from core.heads.modeling import PooledClassifier
 
 
 def _config(encoder_path: str, dropout: float | None, **kwargs: Any) -> Any:
@@ -50,17 +51,8 @@ class SequenceClassificationHead(TaskHead):
         return "micro_f1" if self.multi_label else "accuracy"
 
     def build_model(self, encoder_path: str, *, dropout: float | None = None) -> torch.nn.Module:
-        config = _config(
-            encoder_path,
-            dropout,
-            num_labels=len(self.labels),
-            id2label=dict(enumerate(self.labels)),
-            label2id=self.label2id,
-            problem_type="multi_label_classification" if self.multi_label else "single_label_classification",
-        )
-        from transformers import AutoModelForSequenceClassification
-
-        return AutoModelForSequenceClassification.from_pretrained(encoder_path, config=config)
+        problem = "multi" if self.multi_label else "single"
+        return PooledClassifier.from_encoder(encoder_path, len(self.labels), problem=problem, dropout=dropout)
 
     def features(self, tokenizer: Any, examples: Sequence[TextExample], max_length: int) -> list[dict[str, Any]]:
         texts = [ex.text for ex in examples]
@@ -107,7 +99,7 @@ class SequenceClassificationHead(TaskHead):
         if not weights or self.multi_label:
             return None
         labels = inputs.pop("labels")
-        logits = model(**inputs).logits
+        logits = model(**inputs)["logits"]
         weight = torch.tensor(weights, dtype=torch.float32, device=logits.device)
         return torch.nn.functional.cross_entropy(logits.float(), labels, weight=weight)
 

@@ -158,6 +158,9 @@ def fine_tune(
     eval_rows = head.features(tokenizer, eval_examples, config.max_length)
     bf16 = use_bf16(config.precision)
     primary = head.primary_metric
+    if config.strategy == "head-only":
+        return _head_only(head, model, tokenizer, train_examples, eval_examples, config, bf16)
+    lora_attr = apply_lora(model, config.lora_rank) if config.strategy == "lora" else None
 
     args = TrainingArguments(
         output_dir=str(output_dir),
@@ -188,7 +191,7 @@ def fine_tune(
         save_only_model=False,
     )
     callbacks: list[TrainerCallback] = []
-    if config.early_stopping_patience:
+    if config.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     epoch_logger = _EpochMetrics(log_epoch) if log_epoch is not None else None
     if epoch_logger is not None:
@@ -215,6 +218,8 @@ def fine_tune(
         trainer.remove_callback(epoch_logger)  # the re-evaluation of the restored best is not an epoch
     final = trainer.evaluate()
     metrics = {k.removeprefix("eval_"): float(v) for k, v in final.items() if isinstance(v, (int, float))}
+    if lora_attr is not None:  # saved models are plain encoders: no peft needed to load them
+        setattr(trainer.model, lora_attr, getattr(trainer.model, lora_attr).merge_and_unload())
     return TrainOutcome(
         model=trainer.model,
         tokenizer=tokenizer,
@@ -224,6 +229,34 @@ def fine_tune(
         precision="bf16" if bf16 else "fp32",
         best_checkpoint=trainer.state.best_model_checkpoint,
     )
+
+
+def apply_lora(model: torch.nn.Module, rank: int) -> str:
+    """Wrap the model's encoder with LoRA adapters (peft); the task layer stays fully trainable.
+    Returns the attribute name of the wrapped encoder."""
+    from peft import LoraConfig, get_peft_model
+
+    attr = "encoder" if hasattr(model, "pooled") else model.base_model_prefix
+    encoder = getattr(model, attr)
+    names = {name.rsplit(".", 1)[-1] for name, module in encoder.named_modules() if isinstance(module, torch.nn.Linear)}
+    targets = sorted(names & {"query", "key", "value", "dense", "q_proj", "k_proj", "v_proj", "o_proj"})
+    config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.05, target_modules=targets)
+    setattr(model, attr, get_peft_model(encoder, config))
+    return attr
+
+
+def _head_only(head: TaskHead, model: torch.nn.Module, tokenizer: Any, train_examples: Sequence[Any],
+               eval_examples: Sequence[Any], config: TrainConfig, bf16: bool) -> TrainOutcome:
+    from core.predictor import Predictor
+    from core.training.head_only import fit_head_only
+
+    seconds = fit_head_only(head, model, tokenizer, train_examples, max_length=config.max_length, bf16=bf16, seed=config.seed)
+    predictor = Predictor(head, model, tokenizer, max_length=config.max_length, precision=config.precision)
+    logits, rows = predictor.logits(eval_examples)
+    metrics = head.metrics(np.stack(logits), np.asarray([row["labels"] for row in rows]))
+    return TrainOutcome(model=model, tokenizer=tokenizer, metrics=metrics, train_seconds=seconds,
+                        samples_per_second=len(train_examples) / seconds, precision="bf16" if bf16 else "fp32",
+                        best_checkpoint=None)
 
 
 def _first(predictions: Any) -> np.ndarray:

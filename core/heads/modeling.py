@@ -1,0 +1,83 @@
+"""Encoder + pooling + linear layer: the model behind the classification and pair heads.
+
+Sentence-transformer checkpoints (the default all-MiniLM-L6-v2 included) were trained to be
+read by mean pooling, not through BERT's untrained pooler on [CLS], so a mean-pooled head
+starts from a meaningful sentence vector.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+CLASSIFIER_FILE = "classifier.safetensors"
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+class PooledClassifier(nn.Module):
+    """``encoder -> mean pooling -> dropout -> linear``; returns ``loss`` (with labels) and ``logits``.
+
+    ``problem`` is ``single`` (cross-entropy), ``multi`` (binary cross-entropy per label) or
+    ``score`` (one logit, binary cross-entropy: pair scoring).
+    """
+
+    def __init__(self, encoder: nn.Module, num_outputs: int, *, problem: str = "single", dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.problem = problem
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(encoder.config.hidden_size, num_outputs)
+        self.config = encoder.config  # what Trainer and accelerate look for
+
+    @classmethod
+    def from_encoder(cls, path: str | Path, num_outputs: int, *, problem: str = "single",
+                     dropout: float | None = None) -> PooledClassifier:
+        from transformers import AutoConfig, AutoModel
+
+        config = AutoConfig.from_pretrained(path)
+        if dropout is not None:
+            for attr in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+                if hasattr(config, attr):
+                    setattr(config, attr, dropout)
+        encoder = AutoModel.from_pretrained(path, config=config, add_pooling_layer=False) if config.model_type == "bert" \
+            else AutoModel.from_pretrained(path, config=config)
+        model = cls(encoder, num_outputs, problem=problem, dropout=dropout if dropout is not None else 0.1)
+        head_file = Path(path) / CLASSIFIER_FILE
+        if head_file.is_file():
+            from safetensors.torch import load_file
+
+            model.classifier.load_state_dict(load_file(head_file))
+        return model
+
+    def save_pretrained(self, folder: str | Path, **kwargs: Any) -> None:
+        from safetensors.torch import save_file
+
+        self.encoder.save_pretrained(folder)
+        save_file({k: v.contiguous() for k, v in self.classifier.state_dict().items()}, str(Path(folder) / CLASSIFIER_FILE))
+
+    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **inputs: Any) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **inputs).last_hidden_state
+        return mean_pool(hidden, attention_mask)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor | None = None,
+                **inputs: Any) -> dict[str, torch.Tensor]:
+        logits = self.classifier(self.dropout(self.pooled(input_ids, attention_mask, **inputs)))
+        output = {"logits": logits}
+        if labels is not None:
+            output["loss"] = self.loss(logits, labels)
+        return output
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        logits = logits.float()
+        if self.problem == "single":
+            return nn.functional.cross_entropy(logits, labels, weight=weight)
+        if self.problem == "score":
+            return nn.functional.binary_cross_entropy_with_logits(logits.squeeze(-1), labels.float())
+        return nn.functional.binary_cross_entropy_with_logits(logits, labels.float())
