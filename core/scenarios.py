@@ -36,6 +36,10 @@ class Scenario:
         """The verbs this scenario implements (methods overridden from :class:`Scenario`)."""
         return [v for v in VERBS if getattr(type(self), v) is not getattr(Scenario, v)]
 
+    def render(self, verb: str, result: dict[str, Any]) -> str | None:
+        """Text to show instead of the generic ``key: value`` lines (not used with ``--json``)."""
+        return None
+
     def train(self, suite: Suite, **options: Any) -> dict[str, Any]:
         raise NotImplementedError
 

@@ -69,6 +69,7 @@ def test_text_classification_train_evaluate_predict(builtin_pm, tiny_model: Path
     assert {"accuracy", "macro_f1"} <= set(result["metrics"])
     assert result["train_seconds"] > 0
     assert "stratified" in result["validation"]
+    assert {"accuracy", "macro_f1"} <= set(result["before"])  # the untuned starting point, for before/after
 
     listed = json.loads(run(builtin_pm, "models", "list", "--json").stdout)
     assert [(m["name"], m["active"]) for m in listed] == [("moods", True)]
@@ -79,6 +80,11 @@ def test_text_classification_train_evaluate_predict(builtin_pm, tiny_model: Path
     assert report["accuracy"] >= 0.75, report  # an easy, separable task the model has seen
     assert set(report["per_class"]) == {"happy", "unhappy"}
     assert len(report["confusion_matrix"]) == 2 and 0 <= report["ece"] <= 1
+    files = json.loads(evaluated.stdout)["files"]
+    assert Path(files["confusion_matrix"]).read_bytes().startswith(b"\x89PNG")
+    assert json.loads(Path(files["json"]).read_text())["metrics"]["accuracy"] == report["accuracy"]
+    text = run(builtin_pm, "evaluate", "text-classification", "--data", sentiment_csv, "--model", "moods")
+    assert "accuracy" in text.stdout and "unhappy" in text.stdout
 
     predicted = run(builtin_pm, "predict", "text-classification", "the refund arrived quickly", "--model", "moods", "--json")
     assert predicted.exit_code == 0, predicted.output
@@ -119,6 +125,9 @@ def test_token_classification_train_and_predict(builtin_pm, tiny_model: Path, tm
     assert trained.exit_code == 0, trained.output
     metrics = json.loads(trained.stdout)["metrics"]
     assert {"entity_f1", "token_accuracy"} <= set(metrics)
+    evaluated = run(builtin_pm, "evaluate", "token-classification", "--data", str(source), "--json")
+    report = json.loads(evaluated.stdout)["metrics"]
+    assert "B-PER" in report["token_report"] and "precision" in report["token_report"]
     predicted = run(builtin_pm, "predict", "token-classification", "Ada visited Rome", "--json")
     assert predicted.exit_code == 0, predicted.output
     first = json.loads(predicted.stdout)["predictions"][0]

@@ -68,7 +68,12 @@ def scenario_command(scenario: Scenario, verb: str) -> Callable[..., None]:
             prefix = f"{name}__"
             values = {k.removeprefix(prefix): options.pop(k) for k in list(options) if k.startswith(prefix)}
             options[name] = cls(**values)
-        print_result(method(get_suite(ctx), **options), json_output=json_output)
+        result = method(get_suite(ctx), **options)
+        text = None if json_output or result is None else scenario.render(verb, result)
+        if text is not None:
+            typer.echo(text)
+        else:
+            print_result(result, json_output=json_output)
 
     ctx_param = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
     json_param = inspect.Parameter("json_output", KEYWORD, default=False, annotation=JsonFlag)

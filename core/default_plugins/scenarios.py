@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -98,6 +99,7 @@ class ClassificationScenario(Scenario):
         except Exception as exc:
             store.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
             raise
+        before = self.baseline(head, str(encoder.path), train_examples, eval_examples, config) if config.baseline else None
         path = save_model(outcome.model, outcome.tokenizer, head, suite.settings.models_dir / name / f"run-{run_id}", config.max_length)
         metrics = {k: v for k, v in outcome.metrics.items() if k not in ("runtime", "samples_per_second", "steps_per_second")}
         entry = store.register_model(name, self.name, str(path), metrics, run_id=run_id)
@@ -112,12 +114,47 @@ class ClassificationScenario(Scenario):
             "train_seconds": round(outcome.train_seconds, 2),
             "train_samples_per_second": round(outcome.samples_per_second, 2),
             "metrics": metrics,
+            "before": before,
         }
+
+    @staticmethod
+    def baseline(head: Any, encoder: str, train: list[Any], held: list[Any], config: TrainConfig) -> dict[str, float] | None:
+        """Validation metrics of the untuned starting point: the frozen encoder with a fitted
+        linear head (step 5 of the design document: evaluate before and after fine-tuning)."""
+        from dataclasses import replace
+
+        from core.training.engine import fine_tune
+
+        if config.strategy == "head-only" or head.example_kind != "text" or head.name != "sequence-classification":
+            return None
+        with tempfile.TemporaryDirectory() as scratch:
+            outcome = fine_tune(head, encoder, train, held, replace(config, strategy="head-only"), Path(scratch), progress=False)
+        return outcome.metrics
 
     def _resumable_run(self, suite: Suite, name: str) -> int | None:
         for run in suite.store.list_runs(self.name):
             if run.config.get("model") == name and run.status in ("running", "interrupted", "failed"):
                 return run.id
+        return None
+
+    def record_evaluation(self, suite: Suite, model: str | None, data: str, examples: int,
+                          metrics: dict[str, Any], labels: list[str] | None) -> dict[str, Any]:
+        """Store the evaluation as a run and write its report files beside the run's other files."""
+        from core.evaluation.report import write_report
+
+        spec = model or self.name
+        run_id = suite.store.start_run(self.name, {"verb": "evaluate", "model": spec, "data": data})
+        report: dict[str, Any] = {"model": spec, "examples": examples, "run_id": run_id, "metrics": metrics}
+        report["files"] = write_report(suite.settings.runs_dir / f"run-{run_id}", report, labels)
+        headline = {k: v for k, v in metrics.items() if isinstance(v, float)}
+        suite.store.finish_run(run_id, "completed", metrics=headline)
+        return report
+
+    def render(self, verb: str, result: dict[str, Any]) -> str | None:
+        if verb == "evaluate":
+            from core.evaluation.report import render_text
+
+            return render_text(result)
         return None
 
     def predictor(self, suite: Suite, model: str | None) -> Predictor:
@@ -171,7 +208,7 @@ class TextClassification(ClassificationScenario):
             [index[ex.label] for ex in examples], [index[p["label"]] for p in predictions], labels,
             confidences=[p["score"] for p in predictions],
         )
-        return {"model": model or self.name, "examples": len(examples), "metrics": report}
+        return self.record_evaluation(suite, model, data, len(examples), report, labels)
 
     def predict(self, suite: Suite, texts: Texts = None, input: opt.InputFile = None, model: opt.ModelOption = None,
                 format: opt.Format = None, text_column: opt.TextColumn = "text", encoding: opt.Encoding = "utf-8",
@@ -216,7 +253,7 @@ class TokenClassification(ClassificationScenario):
         examples = self.load(suite, data, labelled=True, labels=frozenset(predictor.head.labels), fmt=format, encoding=encoding)
         predictions = predictor.predict(examples)
         report = token_metrics([ex.tags for ex in examples], [p["tags"] for p in predictions])
-        return {"model": model or self.name, "examples": len(examples), "metrics": report}
+        return self.record_evaluation(suite, model, data, len(examples), report, None)
 
     def predict(self, suite: Suite, texts: Texts = None, input: opt.InputFile = None, model: opt.ModelOption = None,
                 format: opt.Format = None, encoding: opt.Encoding = "utf-8") -> dict[str, Any]:

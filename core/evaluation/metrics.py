@@ -52,6 +52,7 @@ def expected_calibration_error(confidences: np.ndarray, correct: np.ndarray, bin
 def token_metrics(true_tags: list[list[str]], pred_tags: list[list[str]]) -> dict[str, Any]:
     """Entity-level precision/recall/F1 (seqeval, CoNLL style) and token accuracy."""
     from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+    from sklearn.metrics import classification_report as token_report
 
     flat_true = [t for seq in true_tags for t in seq]
     flat_pred = [t for seq in pred_tags for t in seq]
@@ -67,4 +68,6 @@ def token_metrics(true_tags: list[list[str]], pred_tags: list[list[str]]) -> dic
             for name, values in per_type.items()
             if isinstance(values, dict)
         },
+        # The token-level table of the design document's worked example (§5.4).
+        "token_report": token_report(flat_true, flat_pred, digits=3, zero_division=0),
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -154,6 +155,20 @@ def _create_engine(url: str | URL) -> Engine:
     return engine
 
 
+def _set_wal(cursor: Any) -> None:
+    """Switch to WAL, retrying: on a *new* file another process is creating, SQLite
+    answers "locked" without honouring busy_timeout; retry as long as that would wait."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.005, 0.05))
+
+
 def _configure_sqlite(engine: Engine) -> None:
     """WAL + busy timeout so several processes can share the file; FKs on; explicit BEGINs.
 
@@ -168,7 +183,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _set_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; a commit is not an fsync
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()

@@ -41,6 +41,7 @@ class TrainConfig:
     strategy: Strategy = option("full", "--strategy", "full fine-tuning, lora (peft adapters) or head-only (frozen encoder).")
     lora_rank: int = option(16, "--lora-rank", "Rank of the LoRA adapters.")
     class_weights: bool = option(False, "--class-weights", "Weight the loss by inverse label frequency (imbalanced data).")
+    baseline: bool = option(True, "--baseline/--no-baseline", "Also fit the untuned starting point (head-only) for a before/after report.")
 
     def as_dict(self) -> dict:
         return asdict(self)

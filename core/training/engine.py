@@ -149,6 +149,7 @@ def fine_tune(
     log_epoch: EpochLogger | None = None,
     resume: bool = False,
     progress: bool = True,
+    callbacks: Sequence[TrainerCallback] = (),
 ) -> TrainOutcome:
     """Train ``head`` on ``encoder_path``; the best epoch on ``eval_examples`` is restored."""
     set_seed(config.seed)
@@ -190,7 +191,7 @@ def fine_tune(
         disable_tqdm=True,
         save_only_model=False,
     )
-    callbacks: list[TrainerCallback] = []
+    callbacks = list(callbacks)
     if config.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     epoch_logger = _EpochMetrics(log_epoch) if log_epoch is not None else None

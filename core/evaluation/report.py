@@ -1,0 +1,78 @@
+"""Evaluation reports as files: JSON, a confusion-matrix PNG and a confidence histogram PNG."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def write_report(folder: Path, report: dict[str, Any], labels: Sequence[str] | None = None) -> dict[str, str]:
+    """Write ``report.json`` (and the PNGs a classification report allows); returns the paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"json": str(folder / "report.json")}
+    (folder / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    metrics = report.get("metrics", {})
+    if labels and "confusion_matrix" in metrics:
+        paths["confusion_matrix"] = str(_confusion_png(folder / "confusion_matrix.png", metrics["confusion_matrix"], labels))
+    if "confidence_histogram" in metrics:
+        paths["confidence_histogram"] = str(_histogram_png(folder / "confidence.png", metrics["confidence_histogram"]))
+    return paths
+
+
+def _figure(size: tuple[float, float]) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt, plt.figure(figsize=size)
+
+
+def _confusion_png(path: Path, matrix: list[list[int]], labels: Sequence[str]) -> Path:
+    plt, fig = _figure((max(4, len(labels) * 0.25 + 2),) * 2)
+    ax = fig.add_subplot()
+    image = ax.imshow(matrix, cmap="Blues")
+    ticks = range(len(labels))
+    fontsize = 8 if len(labels) <= 20 else 4
+    ax.set_xticks(ticks, labels, rotation=90, fontsize=fontsize)
+    ax.set_yticks(ticks, labels, fontsize=fontsize)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _histogram_png(path: Path, counts: list[int]) -> Path:
+    plt, fig = _figure((5, 3))
+    ax = fig.add_subplot()
+    edges = [i / len(counts) for i in range(len(counts))]
+    ax.bar(edges, counts, width=1 / len(counts), align="edge", edgecolor="white")
+    ax.set_xlabel("confidence of the predicted label")
+    ax.set_ylabel("examples")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def render_text(report: dict[str, Any]) -> str:
+    """The human-readable summary ``suite evaluate`` prints without ``--json``."""
+    metrics = report.get("metrics", {})
+    lines = [f"model: {report.get('model')}  examples: {report.get('examples')}"]
+    for key in ("accuracy", "macro_f1", "micro_f1", "ece", "entity_f1", "entity_precision", "entity_recall", "token_accuracy"):
+        if key in metrics:
+            lines.append(f"{key:>16}: {metrics[key]:.4f}")
+    if "per_class" in metrics:
+        lines.append(f"{'label':>24} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}")
+        for label, row in metrics["per_class"].items():
+            lines.append(f"{label:>24} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} {row['support']:>7}")
+    if "token_report" in metrics:
+        lines.append(metrics["token_report"])
+    for name, path in report.get("files", {}).items():
+        lines.append(f"{name}: {path}")
+    return "\n".join(lines)
