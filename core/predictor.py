@@ -33,6 +33,17 @@ def save_model(model: torch.nn.Module, tokenizer: Any, head: TaskHead, folder: P
     return folder
 
 
+def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """Dynamic int8 quantization of the linear layers (CPU)."""
+    import warnings
+
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model.float(), {torch.nn.Linear}, dtype=torch.qint8)
+
+
 class Predictor:
     """``Predictor.load(path, heads).predict(examples)`` -> one dict per example."""
 
@@ -42,7 +53,9 @@ class Predictor:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_length = max_length
-        self.bf16 = use_bf16(precision)
+        self.bf16 = precision != "int8" and use_bf16(precision)
+        if precision == "int8":
+            self.model = quantize_int8(self.model)
         self.batch_size = batch_size
         self.device = next(model.parameters()).device
         self.collate = head.collate(tokenizer)
@@ -75,6 +88,21 @@ class Predictor:
                 for position, index in enumerate(chunk):
                     outputs[index] = logits[position]
         return outputs, rows  # type: ignore[return-value]
+
+    def explain(self, example: Any, top_k: int = 5) -> list[dict[str, Any]]:
+        """The words that drove the predicted label, by occlusion: how much the label's
+        probability drops when each word is left out (one batched pass over all variants)."""
+        from dataclasses import replace
+
+        words = example.text.split()
+        base = self.predict([example])[0]
+        label = base.get("label")
+        if label is None or len(words) < 2:
+            return []
+        variants = [replace(example, text=" ".join(words[:i] + words[i + 1 :]), label=None) for i in range(len(words))]
+        drops = [base["score"] - p["scores"][label] for p in self.predict(variants)]
+        ranked = sorted(range(len(words)), key=lambda i: -drops[i])[:top_k]
+        return [{"token": words[i], "position": i, "weight": round(drops[i], 4)} for i in ranked]
 
     def predict(self, examples: Sequence[Any]) -> list[dict[str, Any]]:
         outputs, rows = self.logits(examples)

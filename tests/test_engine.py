@@ -91,6 +91,13 @@ def test_text_classification_train_evaluate_predict(builtin_pm, tiny_model: Path
     prediction = json.loads(predicted.stdout)["predictions"][0]
     assert prediction["label"] in {"happy", "unhappy"} and 0 <= prediction["score"] <= 1
 
+    explained = run(builtin_pm, "predict", "text-classification", "my card was declined again", "--model", "moods",
+                    "--explain", "--precision", "int8", "--json")
+    assert explained.exit_code == 0, explained.output
+    explanation = json.loads(explained.stdout)["predictions"][0]["explanation"]
+    assert {e["token"] for e in explanation} <= set("my card was declined again".split())
+    assert explanation == sorted(explanation, key=lambda e: -e["weight"])
+
 
 def test_bad_training_data_is_the_adapters_one_line_error(builtin_pm, tmp_path: Path):
     source = tmp_path / "bad.csv"

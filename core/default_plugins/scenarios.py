@@ -157,7 +157,7 @@ class ClassificationScenario(Scenario):
             return render_text(result)
         return None
 
-    def predictor(self, suite: Suite, model: str | None) -> Predictor:
+    def predictor(self, suite: Suite, model: str | None, precision: str = "auto") -> Predictor:
         from core.predictor import Predictor
 
         quiet_transformers(suite.settings.verbose)
@@ -165,7 +165,9 @@ class ClassificationScenario(Scenario):
         folder = Path(spec)
         if not folder.is_dir():
             folder = Path(suite.store.get_model(spec).path)
-        return Predictor.load(folder, suite.heads)
+        if precision not in ("auto", "bf16", "fp32", "int8"):
+            raise UsageError(f"--precision: expected auto, bf16, fp32 or int8, got '{precision}'")
+        return Predictor.load(folder, suite.heads, precision=precision)
 
 
 class TextClassification(ClassificationScenario):
@@ -212,7 +214,10 @@ class TextClassification(ClassificationScenario):
 
     def predict(self, suite: Suite, texts: Texts = None, input: opt.InputFile = None, model: opt.ModelOption = None,
                 format: opt.Format = None, text_column: opt.TextColumn = "text", encoding: opt.Encoding = "utf-8",
-                verbose_scores: Explain = False) -> dict[str, Any]:
+                verbose_scores: Explain = False,
+                explain: Annotated[bool, typer.Option("--explain", help="Add the words that drove each prediction.")] = False,
+                precision: Annotated[str, typer.Option("--precision", help="auto, bf16, fp32 or int8.")] = "auto",
+                ) -> dict[str, Any]:
         """Label texts given as arguments or read from --input."""
         from core.data.types import TextExample
 
@@ -222,7 +227,11 @@ class TextClassification(ClassificationScenario):
         if input:
             examples += self.load(suite, input, labelled=False, fmt=format, encoding=encoding,
                                   mapping=opt.column_mapping(text_column, None))
-        predictions = self.predictor(suite, model).predict(examples)
+        predictor = self.predictor(suite, model, precision)
+        predictions = predictor.predict(examples)
+        if explain:
+            for ex, p in zip(examples, predictions):
+                p["explanation"] = predictor.explain(ex)
         if not verbose_scores:
             for p in predictions:
                 p.pop("scores", None)
