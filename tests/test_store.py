@@ -133,10 +133,11 @@ def test_first_revision_database_upgrades_in_place(store_url: str) -> None:
         store.close()
 
 
-def test_reopening_is_idempotent(store_url: str) -> None:
+def test_reopening_is_idempotent(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     first = Store.open(store_url)
     first.register_model("m", "s", "/m/1", {})
     first.close()
+    monkeypatch.setattr("core.store.command.upgrade", lambda *a, **k: pytest.fail("upgraded a database at head"))
     for _ in range(2):
         again = Store.open(store_url)
         assert again.current_revisions() == {"core_0002"}
@@ -181,6 +182,20 @@ def test_plugin_migration_folder_is_applied(store_url: str, tmp_path: Path) -> N
     without = Store.open(store_url)
     assert without.current_revisions() == {"core_0002", "myplugin_0001"}
     without.close()
+
+
+def test_plugin_depending_on_the_core_head(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alembic then keeps only the plugin's row in the version table: still "at heads"."""
+    folder = tmp_path / "later"
+    folder.mkdir()
+    source = PLUGIN_REVISION.replace('"core_0001"', '"core_0002"').replace("myplugin", "later")
+    (folder / "later_0001.py").write_text(source)
+    Store.open(store_url, migration_paths=[folder]).close()
+    monkeypatch.setattr("core.store.command.upgrade", lambda *a, **k: pytest.fail("upgraded a database at head"))
+    store = Store.open(store_url, migration_paths=[folder])
+    assert store.current_revisions() == {"later_0001"}
+    store.close()
+    assert "later_items" in tables(store_url)
 
 
 def test_plugin_revision_unknown_to_an_upgrade_is_a_store_error(store_url: str, tmp_path: Path) -> None:

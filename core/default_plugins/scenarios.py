@@ -83,10 +83,14 @@ class ClassificationScenario(Scenario):
         head = suite.heads.get(self.head_name)(labels, **head_options)
         encoder = resolve_model(model or suite.settings.model, offline=suite.settings.offline, store=store)
         name = name or self.name
+        rank, world = distributed_rank()
+        if rank > 0:  # DDP: the other processes train alongside rank 0, which alone records
+            fine_tune(head, str(encoder.path), train_examples, eval_examples, config, ddp_checkpoints(suite, name), resume=resume)
+            return {"model": name, "rank": rank}
         run_id = self._resumable_run(suite, name) if resume else None
         if run_id is None:
-            run_id = store.start_run(self.name, {"model": name, "encoder": encoder.spec, **config.as_dict()})
-        checkpoints = suite.settings.runs_dir / f"run-{run_id}"
+            run_id = store.start_run(self.name, {"model": name, "encoder": encoder.spec, "processes": world, **config.as_dict()})
+        checkpoints = ddp_checkpoints(suite, name) if world > 1 else suite.settings.runs_dir / f"run-{run_id}"
         try:
             outcome = fine_tune(
                 head, str(encoder.path), train_examples, eval_examples, config, checkpoints,
@@ -113,6 +117,7 @@ class ClassificationScenario(Scenario):
             "precision": outcome.precision,
             "train_seconds": round(outcome.train_seconds, 2),
             "train_samples_per_second": round(outcome.samples_per_second, 2),
+            "processes": world,
             "metrics": metrics,
             "before": before,
         }
@@ -279,6 +284,18 @@ class TokenClassification(ClassificationScenario):
                 for ex, p in zip(examples, predictions)
             ]
         }
+
+
+def distributed_rank() -> tuple[int, int]:
+    """(rank, world size) under ``torchrun``/``accelerate launch``; (0, 1) otherwise."""
+    import os
+
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def ddp_checkpoints(suite: Suite, name: str) -> Path:
+    """One checkpoint folder every process of a DDP run agrees on without talking."""
+    return suite.settings.runs_dir / f"ddp-{name}"
 
 
 def inverse_frequency(examples: list[Any], labels: list[str]) -> list[float]:

@@ -62,13 +62,16 @@ class PooledClassifier(nn.Module):
         self.encoder.save_pretrained(folder)
         save_file({k: v.contiguous() for k, v in self.classifier.state_dict().items()}, str(Path(folder) / CLASSIFIER_FILE))
 
-    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **inputs: Any) -> torch.Tensor:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **inputs).last_hidden_state
+    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+               token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
         return mean_pool(hidden, attention_mask)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor | None = None,
-                **inputs: Any) -> dict[str, torch.Tensor]:
-        logits = self.classifier(self.dropout(self.pooled(input_ids, attention_mask, **inputs)))
+    # No **kwargs on purpose: Trainer then averages the loss itself (no num_items_in_batch).
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        logits = self.classifier(self.dropout(self.pooled(input_ids, attention_mask, token_type_ids)))
         output = {"logits": logits}
         if labels is not None:
             output["loss"] = self.loss(logits, labels)

@@ -212,9 +212,20 @@ def alembic_config(migration_paths: Sequence[Path | str] = ()) -> Config:
 
 
 def _at_heads(conn: Connection, cfg: Config) -> bool:
-    """Whether every head known to this installation is already applied (then: no lock)."""
-    heads = set(ScriptDirectory.from_config(cfg).get_heads())
-    return heads <= set(MigrationContext.configure(conn).get_current_heads())
+    """Whether every head this installation knows is applied (then: no lock, no upgrade).
+
+    The version table holds only the newest revisions: a plugin revision that depends on
+    the core head replaces that head's row, so "applied" means the heads plus everything
+    below them, dependencies included. Rows of plugins not installed now are ignored.
+    """
+    script = ScriptDirectory.from_config(cfg)
+    applied: set[str] = set()
+    for rev in MigrationContext.configure(conn).get_current_heads():
+        try:
+            applied.update(s.revision for s in script.iterate_revisions((rev,), "base"))
+        except (CommandError, RevisionError):
+            continue  # a revision from a plugin that is not installed (or a newer suite)
+    return set(script.get_heads()) <= applied
 
 
 def _upgrade(conn: Connection, cfg: Config, revision: str) -> None:

@@ -190,6 +190,7 @@ def fine_tune(
         dataloader_num_workers=0,
         disable_tqdm=True,
         save_only_model=False,
+        ddp_find_unused_parameters=False,
     )
     callbacks = list(callbacks)
     if config.early_stopping_patience > 0:
