@@ -299,6 +299,11 @@ def test_get_model_unknown_name_lists_the_available_ones(store: Store) -> None:
 WRITER = textwrap.dedent(
     """
     import sys
+    import types
+
+    # Load core.store without core/__init__ (which imports torch): only the race is tested.
+    sys.modules["core"] = types.ModuleType("core")
+    sys.modules["core"].__path__ = [sys.argv[4]]
     from core.store import Store
 
     url, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -322,7 +327,7 @@ def test_two_writers_at_once(store_url: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, store_url, tag, str(n)],
+            [sys.executable, "-c", WRITER, store_url, tag, str(n), str(REPO / "core")],
             cwd=REPO, env=env, text=True,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip

@@ -267,7 +267,10 @@ def migrate(bind: Engine | Connection, migration_paths: Sequence[Path | str] = (
 
 
 class Store:
-    """Runs and the model registry; each public method is its own transaction."""
+    """Runs and the model registry; each public method is its own transaction.
+
+    Build one with :meth:`open`; ``Store(engine)`` skips the connection check and migrations.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -289,11 +292,11 @@ class Store:
             try:
                 migrate(engine, migration_paths)
             except (CommandError, RevisionError, DBAPIError) as exc:
+                reason = _reason(exc, url)
+                unknown = "locate revision" in reason or "No such revision" in reason
                 raise StoreError(
-                    f"database {shown} cannot be migrated: {_reason(exc, url)}",
-                    hint="was it upgraded by a newer suite or by a plugin that is not installed now?"
-                    if isinstance(exc, (CommandError, RevisionError))
-                    else None,
+                    f"database {shown} cannot be migrated: {reason}",
+                    hint="upgraded by a newer suite, or by a plugin that is not installed now?" if unknown else None,
                 ) from exc
         except BaseException:
             store.close()
@@ -303,13 +306,19 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def ping(self) -> None:
         """Raise :class:`StoreError` unless the database answers."""
         with self._errors(), self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     def current_revisions(self) -> set[str]:
-        """The Alembic heads the database is at (core and plugin branches)."""
+        """The revisions in Alembic's version table (a branch's row may stand for its dependencies)."""
         with self._errors(), self.engine.connect() as conn:
             return set(MigrationContext.configure(conn).get_current_heads())
 
