@@ -12,7 +12,7 @@ HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install test test-all demo lint clean
+.PHONY: install test test-all demo bench clean
 
 install: $(STAMP)
 
@@ -36,3 +36,12 @@ demo: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# Benchmarks read the public datasets from DATA (never copied into the repository).
+DATA ?= ../shared/data
+BENCH_EPOCHS ?= 3
+BENCH_LIMIT ?=
+
+bench: install
+	$(BIN)/python -m bench.banking77 --data $(DATA)/banking77 --epochs $(BENCH_EPOCHS) $(if $(BENCH_LIMIT),--limit $(BENCH_LIMIT))
+	$(BIN)/python -m bench.wnut17 --data $(DATA)/wnut17

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from core.app import Suite
 
-VERBS = ("train", "evaluate", "predict", "run")
+VERBS = ("train", "evaluate", "predict", "run", "tune")
 
 
 class Scenario:
-    """A scenario implements any of the verbs ``train``, ``evaluate``, ``predict`` and ``run``.
+    """A scenario implements any of the verbs ``train``, ``evaluate``, ``predict``, ``run`` and ``tune``.
 
     Each verb is a method whose first parameter (after ``self``) is the :class:`core.Suite`
     and whose other parameters are typed with ``typing.Annotated[..., typer.Option(...)]``.
@@ -50,4 +50,7 @@ class Scenario:
         raise NotImplementedError
 
     def run(self, suite: Suite, **options: Any) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def tune(self, suite: Suite, **options: Any) -> dict[str, Any]:
         raise NotImplementedError

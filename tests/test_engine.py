@@ -139,3 +139,18 @@ def test_token_classification_train_and_predict(builtin_pm, tiny_model: Path, tm
     assert predicted.exit_code == 0, predicted.output
     first = json.loads(predicted.stdout)["predictions"][0]
     assert first["tokens"] == ["Ada", "visited", "Rome"] and len(first["tags"]) == 3
+
+
+def test_tune_records_the_best_configuration(builtin_pm, tiny_model: Path, sentiment_csv: str):
+    tuned = run(builtin_pm, "tune", "text-classification", "--train", sentiment_csv, "--model", str(tiny_model),
+                "--trials", "2", "--budget", "120", "--epochs", "1", "--json")
+    assert tuned.exit_code == 0, tuned.output
+    result = json.loads(tuned.stdout)
+    assert len(result["trials"]) == 2 and result["metric"] == "accuracy"
+    assert set(result["best_params"]) == {"learning_rate", "epochs", "batch_size", "strategy"}
+    assert result["train_command"].startswith("suite train text-classification")
+    from core.app import Suite
+
+    run_entry = Suite.create().store.get_run(result["run_id"])
+    assert run_entry.metrics["best_accuracy"] == result["best_value"]
+    assert len([e for e in run_entry.epochs if e.split == "trial"]) == 2

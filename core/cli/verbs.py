@@ -29,6 +29,7 @@ VERB_HELP = {
     "evaluate": "Evaluate a scenario's model on labelled data.",
     "predict": "Predict with a scenario's registered model.",
     "run": "Run a scenario's job (monitor, chat, batch).",
+    "tune": "Search a scenario's hyperparameters within a time budget.",
 }
 KEYWORD = inspect.Parameter.KEYWORD_ONLY
 

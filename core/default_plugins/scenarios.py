@@ -243,6 +243,44 @@ class TextClassification(ClassificationScenario):
         return {"predictions": [{"text": ex.text, **p} for ex, p in zip(examples, predictions)]}
 
 
+    def tune(self, suite: Suite, train: opt.TrainFile, eval: opt.EvalFile = None, format: opt.Format = None,
+             text_column: opt.TextColumn = "text", label_column: opt.LabelColumn = "label", label_map: opt.LabelMap = None,
+             encoding: opt.Encoding = "utf-8", model: opt.ModelOption = None,
+             budget: Annotated[float, typer.Option("--budget", help="Seconds to spend searching.")] = 600,
+             trials: Annotated[Optional[int], typer.Option("--trials", help="Stop after this many trials.")] = None,
+             training: TrainConfig = TrainConfig()) -> dict[str, Any]:
+        """Search learning rate, epochs, batch size and strategy (Optuna) within --budget seconds."""
+        from core.training.engine import stratified_split
+        from core.training.tuning import tune
+
+        quiet_transformers(suite.settings.verbose)
+        mapping = opt.column_mapping(text_column, label_column, label_map=label_map)
+        kw = dict(fmt=format, encoding=encoding)
+        examples = self.load(suite, train, labelled=True, mapping=mapping, **kw)
+        labels = self.label_set(examples)
+        if eval:
+            held = self.load(suite, eval, labelled=True, labels=frozenset(labels),
+                             mapping=opt.column_mapping(text_column, label_column, label_map=label_map), **kw)
+        else:
+            examples, held, note = stratified_split(examples, self.label_of, training.validation_fraction, training.seed)
+            typer.echo(note, err=True)
+        encoder = resolve_model(model or suite.settings.model, offline=suite.settings.offline, store=suite.store)
+        run_id = suite.store.start_run(self.name, {"verb": "tune", "encoder": encoder.spec, "budget": budget, **training.as_dict()})
+
+        def report(number: int, params: dict[str, Any], value: float) -> None:
+            suite.store.log_epoch(run_id, float(number), {"value": value, **params}, split="trial")
+            typer.echo(f"trial {number}: {params} -> {value:.4f}", err=True)
+
+        result = tune(lambda: suite.heads.get(self.head_name)(labels), str(encoder.path), examples, held, training,
+                      budget_seconds=budget, max_trials=trials, on_trial=report)
+        suite.store.finish_run(run_id, "completed", metrics={"best_" + result["metric"]: result["best_value"], **result["best_params"]})
+        best = result["best_params"]
+        result["run_id"] = run_id
+        result["train_command"] = (f"suite train {self.name} --train {train} --lr {best['learning_rate']:.2e} "
+                                   f"--epochs {best['epochs']} --batch-size {best['batch_size']} --strategy {best['strategy']}")
+        return result
+
+
 class TokenClassification(ClassificationScenario):
     name = "token-classification"
     help = "Tag words in sentences (named entities) from CoNLL data."

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-import torch
+if TYPE_CHECKING:  # torch is imported by the heads that build models, not by `import core`
+    import numpy as np
+    import torch
 
 
 class TaskHead(ABC):
@@ -32,6 +33,7 @@ class TaskHead(ABC):
     description: ClassVar[str] = ""
     example_kind: ClassVar[str] = "text"  # "text" or "tokens": which loader feeds this head
     primary_metric: str = "loss"  # selects the best epoch; any name but "loss" is maximised
+    label_names: ClassVar[list[str] | None] = None  # batch keys that mean "a loss can be computed"
 
     def __init__(self, labels: Sequence[str], **options: Any) -> None:
         self.labels = list(labels)

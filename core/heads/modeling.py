@@ -13,12 +13,25 @@ from typing import Any
 import torch
 from torch import nn
 
-CLASSIFIER_FILE = "classifier.safetensors"
+HEAD_FILE = "head.safetensors"
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+def load_encoder(path: str | Path, dropout: float | None = None) -> nn.Module:
+    """A Hugging Face encoder (no task layer, no BERT pooler), with dropout set if asked."""
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.from_pretrained(path)
+    if dropout is not None:
+        for attr in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+            if hasattr(config, attr):
+                setattr(config, attr, dropout)
+    extra = {"add_pooling_layer": False} if config.model_type == "bert" else {}
+    return AutoModel.from_pretrained(path, config=config, **extra)
 
 
 class PooledClassifier(nn.Module):
@@ -39,28 +52,32 @@ class PooledClassifier(nn.Module):
     @classmethod
     def from_encoder(cls, path: str | Path, num_outputs: int, *, problem: str = "single",
                      dropout: float | None = None) -> PooledClassifier:
-        from transformers import AutoConfig, AutoModel
+        """A pretrained encoder with a new head, or a saved model with its trained head."""
+        model = cls(load_encoder(path, dropout), num_outputs, problem=problem, dropout=dropout if dropout is not None else 0.1)
+        model.load_head(path)
+        return model
 
-        config = AutoConfig.from_pretrained(path)
-        if dropout is not None:
-            for attr in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
-                if hasattr(config, attr):
-                    setattr(config, attr, dropout)
-        encoder = AutoModel.from_pretrained(path, config=config, add_pooling_layer=False) if config.model_type == "bert" \
-            else AutoModel.from_pretrained(path, config=config)
-        model = cls(encoder, num_outputs, problem=problem, dropout=dropout if dropout is not None else 0.1)
-        head_file = Path(path) / CLASSIFIER_FILE
+    def get_input_embeddings(self) -> nn.Module:
+        return self.encoder.get_input_embeddings()
+
+    def load_head(self, folder: str | Path) -> None:
+        """Load every weight outside the encoder (saved by :meth:`save_pretrained`), if saved."""
+        head_file = Path(folder) / HEAD_FILE
         if head_file.is_file():
             from safetensors.torch import load_file
 
-            model.classifier.load_state_dict(load_file(head_file))
-        return model
+            missing = self.load_state_dict(load_file(head_file), strict=False).missing_keys
+            absent = [key for key in missing if not key.startswith("encoder.")]
+            if absent:
+                raise ValueError(f"{head_file}: no weights for {', '.join(absent)}")
 
     def save_pretrained(self, folder: str | Path, **kwargs: Any) -> None:
+        """The encoder as a Hugging Face model, the rest (the task layers) beside it."""
         from safetensors.torch import save_file
 
         self.encoder.save_pretrained(folder)
-        save_file({k: v.contiguous() for k, v in self.classifier.state_dict().items()}, str(Path(folder) / CLASSIFIER_FILE))
+        head = {k: v.contiguous() for k, v in self.state_dict().items() if not k.startswith("encoder.")}
+        save_file(head, str(Path(folder) / HEAD_FILE))
 
     def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
@@ -84,3 +101,39 @@ class PooledClassifier(nn.Module):
         if self.problem == "score":
             return nn.functional.binary_cross_entropy_with_logits(logits.squeeze(-1), labels.float())
         return nn.functional.binary_cross_entropy_with_logits(logits, labels.float())
+
+
+class PooledEncoder(nn.Module):
+    """A bi-encoder: mean-pooled, L2-normalised sentence vectors. Trained on (anchor, positive)
+    pairs with in-batch negatives (the other positives of the batch), the loss
+    sentence-transformers calls MultipleNegativesRankingLoss."""
+
+    def __init__(self, encoder: nn.Module, *, scale: float = 20.0) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.scale = scale
+        self.config = encoder.config
+
+    @classmethod
+    def from_encoder(cls, path: str | Path, *, dropout: float | None = None) -> PooledEncoder:
+        return cls(load_encoder(path, dropout))
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.encoder.get_input_embeddings()
+
+    def save_pretrained(self, folder: str | Path, **kwargs: Any) -> None:
+        self.encoder.save_pretrained(folder)
+
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return nn.functional.normalize(mean_pool(hidden, attention_mask).float(), dim=-1)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None,
+                pair_input_ids: torch.Tensor | None = None, pair_attention_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        anchors = self.embed(input_ids, attention_mask)
+        output = {"logits": anchors}
+        if pair_input_ids is not None and pair_attention_mask is not None:
+            positives = self.embed(pair_input_ids, pair_attention_mask)
+            scores = anchors @ positives.T * self.scale
+            output["loss"] = nn.functional.cross_entropy(scores, torch.arange(len(scores), device=scores.device))
+        return output

@@ -39,6 +39,7 @@ class TrainConfig:
     precision: Precision = option("auto", "--precision", "auto (bf16 where supported), bf16 or fp32.")
     eval_batch_size: int = option(64, "--eval-batch-size", "Examples per evaluation step.")
     strategy: Strategy = option("full", "--strategy", "full fine-tuning, lora (peft adapters) or head-only (frozen encoder).")
+    freeze_layers: int = option(0, "--freeze-layers", "Keep the embeddings and this many bottom encoder layers fixed (less backward work).")
     lora_rank: int = option(16, "--lora-rank", "Rank of the LoRA adapters.")
     class_weights: bool = option(False, "--class-weights", "Weight the loss by inverse label frequency (imbalanced data).")
     baseline: bool = option(True, "--baseline/--no-baseline", "Also fit the untuned starting point (head-only) for a before/after report.")

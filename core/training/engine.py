@@ -162,6 +162,8 @@ def fine_tune(
     if config.strategy == "head-only":
         return _head_only(head, model, tokenizer, train_examples, eval_examples, config, bf16)
     lora_attr = apply_lora(model, config.lora_rank) if config.strategy == "lora" else None
+    if config.freeze_layers:
+        freeze_bottom(model, config.freeze_layers)
 
     args = TrainingArguments(
         output_dir=str(output_dir),
@@ -191,6 +193,7 @@ def fine_tune(
         disable_tqdm=True,
         save_only_model=False,
         ddp_find_unused_parameters=False,
+        label_names=head.label_names,
     )
     callbacks = list(callbacks)
     if config.early_stopping_patience > 0:
@@ -231,6 +234,19 @@ def fine_tune(
         precision="bf16" if bf16 else "fp32",
         best_checkpoint=trainer.state.best_model_checkpoint,
     )
+
+
+def freeze_bottom(model: torch.nn.Module, layers: int) -> None:
+    """Fix the embeddings and the ``layers`` lowest transformer blocks: backward stops below them."""
+    for module in (model.get_input_embeddings(), *_encoder_blocks(model)[:layers]):
+        for param in module.parameters():
+            param.requires_grad_(False)
+
+
+def _encoder_blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The repeated transformer blocks, whatever the architecture calls them."""
+    lists = [m for m in model.modules() if isinstance(m, torch.nn.ModuleList) and len(m) > 1]
+    return list(max(lists, key=len)) if lists else []
 
 
 def apply_lora(model: torch.nn.Module, rank: int) -> str:
