@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.registry import Registry
 from core.settings import Settings, load_settings
@@ -36,29 +36,26 @@ class Suite:
         settings = settings or load_settings()
         return cls(settings, make_plugin_manager(settings, load_entrypoints=load_entrypoints))
 
+    def _collect(self, kind: str, hook: Any) -> Registry[Any]:
+        registry: Registry[Any] = Registry(kind)
+        hook(register=registry.register)
+        return registry
+
     @cached_property
     def adapters(self) -> Registry[DataAdapter]:
-        registry: Registry[DataAdapter] = Registry("data adapter")
-        self.pm.hook.register_data_adapters(register=registry.register)
-        return registry
+        return self._collect("data adapter", self.pm.hook.register_data_adapters)
 
     @cached_property
     def heads(self) -> Registry[type[TaskHead]]:
-        registry: Registry[type[TaskHead]] = Registry("task head")
-        self.pm.hook.register_task_heads(register=registry.register)
-        return registry
+        return self._collect("task head", self.pm.hook.register_task_heads)
 
     @cached_property
     def scenarios(self) -> Registry[Scenario]:
-        registry: Registry[Scenario] = Registry("scenario")
-        self.pm.hook.register_scenarios(register=registry.register)
-        return registry
+        return self._collect("scenario", self.pm.hook.register_scenarios)
 
     @cached_property
     def alert_sinks(self) -> Registry[type[AlertSink]]:
-        registry: Registry[type[AlertSink]] = Registry("alert sink")
-        self.pm.hook.register_alert_sinks(register=registry.register)
-        return registry
+        return self._collect("alert sink", self.pm.hook.register_alert_sinks)
 
     @cached_property
     def migration_paths(self) -> list[Path]:

@@ -67,7 +67,7 @@ class ClassificationScenario(Scenario):
     # Verbs --------------------------------------------------------------------------
     def fit(self, suite: Suite, train_examples: list[Any], eval_examples: list[Any] | None, *, model: str | None,
             name: str | None, config: TrainConfig, resume: bool, head_options: dict[str, Any]) -> dict[str, Any]:
-        from core.predictor import save_model
+        from core.predictor import choose_precision, save_model
         from core.training.engine import fine_tune, stratified_split
 
         quiet_transformers(suite.settings.verbose)
@@ -104,7 +104,9 @@ class ClassificationScenario(Scenario):
             store.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
             raise
         before = self.baseline(head, str(encoder.path), train_examples, eval_examples, config) if config.baseline else None
-        path = save_model(outcome.model, outcome.tokenizer, head, suite.settings.models_dir / name / f"run-{run_id}", config.max_length)
+        inference = choose_precision(head, outcome.model, outcome.tokenizer, eval_examples, config.max_length)
+        path = save_model(outcome.model, outcome.tokenizer, head, suite.settings.models_dir / name / f"run-{run_id}",
+                          config.max_length, inference=inference)
         metrics = {k: v for k, v in outcome.metrics.items() if k not in ("runtime", "samples_per_second", "steps_per_second")}
         entry = store.register_model(name, self.name, str(path), metrics, run_id=run_id)
         store.finish_run(run_id, "completed", metrics=metrics, model_path=str(path), train_seconds=outcome.train_seconds)
@@ -120,6 +122,7 @@ class ClassificationScenario(Scenario):
             "processes": world,
             "metrics": metrics,
             "before": before,
+            "inference": inference,
         }
 
     @staticmethod
@@ -163,14 +166,14 @@ class ClassificationScenario(Scenario):
         return None
 
     def predictor(self, suite: Suite, model: str | None, precision: str = "auto") -> Predictor:
-        from core.predictor import Predictor
+        from core.predictor import PRECISIONS, Predictor
 
         quiet_transformers(suite.settings.verbose)
         spec = model or self.name
         folder = Path(spec)
         if not folder.is_dir():
             folder = Path(suite.store.get_model(spec).path)
-        if precision not in ("auto", "bf16", "fp32", "int8"):
+        if precision not in PRECISIONS:
             raise UsageError(f"--precision: expected auto, bf16, fp32 or int8, got '{precision}'")
         return Predictor.load(folder, suite.heads, precision=precision)
 

@@ -14,17 +14,6 @@ from core.heads import TaskHead
 from core.heads.modeling import PooledClassifier
 
 
-def _config(encoder_path: str, dropout: float | None, **kwargs: Any) -> Any:
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(encoder_path, **kwargs)
-    if dropout is not None:
-        for attr in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout", "dropout"):
-            if hasattr(config, attr):
-                setattr(config, attr, dropout)
-    return config
-
-
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)

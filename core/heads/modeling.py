@@ -21,20 +21,40 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
 
-def load_encoder(path: str | Path, dropout: float | None = None) -> nn.Module:
-    """A Hugging Face encoder (no task layer, no BERT pooler), with dropout set if asked."""
-    from transformers import AutoConfig, AutoModel
+def encoder_config(path: str | Path, dropout: float | None = None, **kwargs: Any) -> Any:
+    """The model's config, with every dropout it has set to ``dropout`` when given."""
+    from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(path)
+    config = AutoConfig.from_pretrained(path, **kwargs)
     if dropout is not None:
-        for attr in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+        for attr in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout", "dropout"):
             if hasattr(config, attr):
                 setattr(config, attr, dropout)
+    return config
+
+
+def load_encoder(path: str | Path, dropout: float | None = None) -> nn.Module:
+    """A Hugging Face encoder (no task layer, no BERT pooler), with dropout set if asked."""
+    from transformers import AutoModel
+
+    config = encoder_config(path, dropout)
     extra = {"add_pooling_layer": False} if config.model_type == "bert" else {}
     return AutoModel.from_pretrained(path, config=config, **extra)
 
 
-class PooledClassifier(nn.Module):
+class EncoderModule(nn.Module):
+    """What both pooled models share: a Hugging Face encoder and access to its embeddings."""
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.config = encoder.config  # what Trainer and accelerate look for
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.encoder.get_input_embeddings()
+
+
+class PooledClassifier(EncoderModule):
     """``encoder -> mean pooling -> dropout -> linear``; returns ``loss`` (with labels) and ``logits``.
 
     ``problem`` is ``single`` (cross-entropy), ``multi`` (binary cross-entropy per label) or
@@ -42,12 +62,10 @@ class PooledClassifier(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, num_outputs: int, *, problem: str = "single", dropout: float = 0.1) -> None:
-        super().__init__()
-        self.encoder = encoder
+        super().__init__(encoder)
         self.problem = problem
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(encoder.config.hidden_size, num_outputs)
-        self.config = encoder.config  # what Trainer and accelerate look for
 
     @classmethod
     def from_encoder(cls, path: str | Path, num_outputs: int, *, problem: str = "single",
@@ -56,9 +74,6 @@ class PooledClassifier(nn.Module):
         model = cls(load_encoder(path, dropout), num_outputs, problem=problem, dropout=dropout if dropout is not None else 0.1)
         model.load_head(path)
         return model
-
-    def get_input_embeddings(self) -> nn.Module:
-        return self.encoder.get_input_embeddings()
 
     def load_head(self, folder: str | Path) -> None:
         """Load every weight outside the encoder (saved by :meth:`save_pretrained`), if saved."""
@@ -103,23 +118,18 @@ class PooledClassifier(nn.Module):
         return nn.functional.binary_cross_entropy_with_logits(logits, labels.float())
 
 
-class PooledEncoder(nn.Module):
+class PooledEncoder(EncoderModule):
     """A bi-encoder: mean-pooled, L2-normalised sentence vectors. Trained on (anchor, positive)
     pairs with in-batch negatives (the other positives of the batch), the loss
     sentence-transformers calls MultipleNegativesRankingLoss."""
 
     def __init__(self, encoder: nn.Module, *, scale: float = 20.0) -> None:
-        super().__init__()
-        self.encoder = encoder
+        super().__init__(encoder)
         self.scale = scale
-        self.config = encoder.config
 
     @classmethod
     def from_encoder(cls, path: str | Path, *, dropout: float | None = None) -> PooledEncoder:
         return cls(load_encoder(path, dropout))
-
-    def get_input_embeddings(self) -> nn.Module:
-        return self.encoder.get_input_embeddings()
 
     def save_pretrained(self, folder: str | Path, **kwargs: Any) -> None:
         self.encoder.save_pretrained(folder)

@@ -11,7 +11,8 @@ import torch
 from core.data.types import TokenExample
 from core.evaluation.metrics import token_metrics
 from core.heads import TaskHead
-from core.heads.classification import _config, softmax
+from core.heads.classification import softmax
+from core.heads.modeling import encoder_config
 
 IGNORE = -100
 OUTSIDE = "O"
@@ -31,7 +32,7 @@ class TokenClassificationHead(TaskHead):
     primary_metric = "entity_f1"
 
     def build_model(self, encoder_path: str, *, dropout: float | None = None) -> torch.nn.Module:
-        config = _config(
+        config = encoder_config(
             encoder_path, dropout, num_labels=len(self.labels), id2label=dict(enumerate(self.labels)), label2id=self.label2id
         )
         from transformers import AutoModelForTokenClassification

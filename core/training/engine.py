@@ -225,8 +225,10 @@ def fine_tune(
     metrics = {k.removeprefix("eval_"): float(v) for k, v in final.items() if isinstance(v, (int, float))}
     if lora_attr is not None:  # saved models are plain encoders: no peft needed to load them
         setattr(trainer.model, lora_attr, getattr(trainer.model, lora_attr).merge_and_unload())
+    # accelerate patched forward() with its autocast; give callers the plain module back.
+    model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     return TrainOutcome(
-        model=trainer.model,
+        model=model,
         tokenizer=tokenizer,
         metrics=metrics,
         train_seconds=seconds,
