@@ -145,7 +145,9 @@ class Predictor:
 
     def predict(self, examples: Sequence[Any]) -> list[dict[str, Any]]:
         outputs, rows = self.logits(examples)
+        if outputs and all(np.shape(o) == np.shape(outputs[0]) for o in outputs):
+            return self.head.decode(np.stack(outputs), rows)  # one vectorised decode
         results: list[dict[str, Any]] = []
-        for logits, row in zip(outputs, rows):  # per example: token logits differ in length
+        for logits, row in zip(outputs, rows):  # token logits differ in length per example
             results.extend(self.head.decode(np.asarray(logits)[None, ...], [row]))
         return results

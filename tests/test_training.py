@@ -75,3 +75,18 @@ def test_stratified_split_keeps_label_proportions():
     assert len(train) == 45
     assert "stratified 25%" in note and "seed 1" in note
     assert stratified_split(data, lambda ex: ex.label, 0.25, seed=1)[1] == held  # seeded
+
+
+def test_report_to_an_uninstalled_tracker_is_one_clear_line(monkeypatch):
+    import importlib.util
+
+    from core.errors import UsageError
+    from core.training.engine import report_targets
+
+    assert report_targets(None) == []
+    with pytest.raises(UsageError, match="expected tensorboard or mlflow"):
+        report_targets("wandb")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(UsageError, match="not installed") as info:
+        report_targets("mlflow")
+    assert info.value.hint == "pip install mlflow"

@@ -73,14 +73,12 @@ class SequenceClassificationHead(TaskHead):
     def decode(self, logits: np.ndarray, features: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
         probs = self.probabilities(logits)
         results = []
-        for row in probs:
-            scores = {label: float(p) for label, p in zip(self.labels, row)}
+        for row, best in zip(probs.tolist(), probs.argmax(-1).tolist()):
+            scores = dict(zip(self.labels, row))
             if self.multi_label:
-                chosen = [label for label, p in scores.items() if p >= 0.5]
-                results.append({"labels": chosen, "scores": scores})
+                results.append({"labels": [label for label, p in scores.items() if p >= 0.5], "scores": scores})
             else:
-                best = int(row.argmax())
-                results.append({"label": self.labels[best], "score": float(row[best]), "scores": scores})
+                results.append({"label": self.labels[best], "score": row[best], "scores": scores})
         return results
 
     def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any]) -> torch.Tensor | None:

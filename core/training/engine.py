@@ -29,6 +29,7 @@ from transformers import (
 )
 
 from core.devices import detect_device
+from core.errors import UsageError
 from core.heads import TaskHead
 from core.training.config import TrainConfig
 
@@ -185,7 +186,7 @@ def fine_tune(
         metric_for_best_model=primary,
         greater_is_better=primary != "loss",
         logging_strategy="epoch",
-        report_to=[],
+        report_to=report_targets(config.report_to),
         seed=config.seed,
         data_seed=config.seed,
         remove_unused_columns=False,
@@ -236,6 +237,21 @@ def fine_tune(
         precision="bf16" if bf16 else "fp32",
         best_checkpoint=trainer.state.best_model_checkpoint,
     )
+
+
+def report_targets(report_to: str | None) -> list[str]:
+    """Experiment trackers for Trainer, checked up front so a missing package is one clear line."""
+    import importlib.util
+
+    if not report_to:
+        return []
+    packages = {"tensorboard": "tensorboard", "mlflow": "mlflow"}
+    if report_to not in packages:
+        raise UsageError(f"--report-to: expected tensorboard or mlflow, got '{report_to}'")
+    if importlib.util.find_spec(packages[report_to]) is None:
+        raise UsageError(f"--report-to {report_to}: the '{packages[report_to]}' package is not installed",
+                         hint=f"pip install {packages[report_to]}")
+    return [report_to]
 
 
 def freeze_bottom(model: torch.nn.Module, layers: int) -> None:
