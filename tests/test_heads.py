@@ -145,3 +145,17 @@ def test_a_plugin_head_with_two_outputs_trains_and_predicts(tiny_model: Path, tm
     predictor = Predictor(loaded, model, outcome.tokenizer)
     result = predictor.predict([TextExample("profits beat forecasts")])[0]
     assert result["sentiment"] in {"neg", "pos"} and result["topic"] in {"earnings", "legal"}
+
+
+def test_token_predictions_have_one_tag_per_word_even_when_cut(tiny_model: Path):
+    from transformers import AutoTokenizer
+
+    from core.data.types import TokenExample
+    from core.heads.token import TokenClassificationHead
+
+    head = TokenClassificationHead(["O", "B-PER", "I-PER"])
+    predictor = Predictor(head, head.build_model(str(tiny_model)), AutoTokenizer.from_pretrained(tiny_model), max_length=6)
+    words = ["Ada", "\u200b", "visited", "the", "Royal", "Institution", "in", "London"]  # a dropped word, then truncation
+    tags = predictor.predict([TokenExample(words), TokenExample(["Bob"])])
+    assert [len(t["tags"]) for t in tags] == [len(words), 1]
+    assert tags[0]["tags"][1] == "O" and tags[0]["tags"][-1] == "O"

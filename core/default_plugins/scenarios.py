@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 Name = Annotated[Optional[str], typer.Option("--name", help="Registry name of the trained model (default: the scenario).")]
 Resume = Annotated[bool, typer.Option("--resume", help="Continue the last unfinished run of this model from its checkpoint.")]
 Texts = Annotated[Optional[list[str]], typer.Argument(help="Texts to predict (or use --input).")]
-Explain = Annotated[bool, typer.Option("--verbose-scores", help="Include every label's probability.")]
+AllScores = Annotated[bool, typer.Option("--verbose-scores", help="Include every label's probability.")]
 
 
 class ClassificationScenario(Scenario):
@@ -222,7 +222,7 @@ class TextClassification(ClassificationScenario):
 
     def predict(self, suite: Suite, texts: Texts = None, input: opt.InputFile = None, model: opt.ModelOption = None,
                 format: opt.Format = None, text_column: opt.TextColumn = "text", encoding: opt.Encoding = "utf-8",
-                verbose_scores: Explain = False,
+                verbose_scores: AllScores = False,
                 explain: Annotated[bool, typer.Option("--explain", help="Add the words that drove each prediction.")] = False,
                 precision: Annotated[str, typer.Option("--precision", help="auto, bf16, fp32 or int8.")] = "auto",
                 ) -> dict[str, Any]:

@@ -23,7 +23,8 @@ class TokenClassificationHead(TaskHead):
 
     The label sits on the first sub-token of each word and the other sub-tokens are ignored
     by the loss; predictions are read from first sub-tokens and mapped back to words. Words
-    cut off by ``max_length`` are predicted as ``O``.
+    cut off by ``max_length``, or that the tokenizer drops (e.g. zero-width characters), are
+    predicted as ``O``, so there is always one tag per word.
     """
 
     name = "token-classification"
@@ -48,6 +49,7 @@ class TokenClassificationHead(TaskHead):
             word_ids = encoded.word_ids(index)
             row = {key: encoded[key][index] for key in encoded.keys()}
             row["word_ids"] = word_ids
+            row["n_words"] = len(ex.tokens)  # words cut off or dropped by the tokenizer still get a tag
             if ex.tags is not None:
                 row["labels"] = first_subtoken_labels(word_ids, [self.label2id[t] for t in ex.tags])
             rows.append(row)
@@ -59,7 +61,7 @@ class TokenClassificationHead(TaskHead):
         pad = DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE)
 
         def collate(rows: list[dict[str, Any]]) -> dict[str, Any]:
-            return pad([{k: v for k, v in row.items() if k != "word_ids"} for row in rows])
+            return pad([{k: v for k, v in row.items() if k not in ("word_ids", "n_words")} for row in rows])
 
         return collate
 
@@ -67,7 +69,7 @@ class TokenClassificationHead(TaskHead):
         results = []
         for row_logits, row in zip(logits, features):
             probs = softmax(row_logits[: len(row["word_ids"])].astype(np.float32))
-            n_words = max((w for w in row["word_ids"] if w is not None), default=-1) + 1
+            n_words = row["n_words"]
             tags, scores = [OUTSIDE] * n_words, [1.0] * n_words
             previous = None
             for position, word in enumerate(row["word_ids"]):
