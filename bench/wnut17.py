@@ -1,7 +1,7 @@
 """WNUT-17 (emerging entities) with the token-classification scenario: train on the train
 split, early-stop on dev, report entity-level F1 (seqeval) on the test split.
 
-    python -m bench.wnut17 --data ../shared/data/wnut17 --epochs 8
+    python -m bench.wnut17 --data ../shared/data/wnut17
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from core.training.config import TrainConfig
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/wnut17"))
-    parser.add_argument("--epochs", type=float, default=8)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--epochs", type=float, default=12)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--out", type=Path, default=Path("bench/results/wnut17.json"))
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

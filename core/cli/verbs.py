@@ -60,7 +60,8 @@ def scenario_command(scenario: Scenario, verb: str) -> Callable[..., None]:
             raise PluginError(f"scenario '{scenario.name}': 'json_output' is reserved by the core")
         if dataclasses.is_dataclass(param.annotation):
             groups[param.name] = param.annotation
-            own += _dataclass_options(param.name, param.annotation)
+            defaults = param.default if dataclasses.is_dataclass(param.default) else None
+            own += _dataclass_options(param.name, param.annotation, defaults)
         else:
             own.append(param.replace(kind=KEYWORD))
 
@@ -85,13 +86,18 @@ def scenario_command(scenario: Scenario, verb: str) -> Callable[..., None]:
     return command
 
 
-def _dataclass_options(prefix: str, cls: type) -> list[inspect.Parameter]:
+def _dataclass_options(prefix: str, cls: type, defaults: Any = None) -> list[inspect.Parameter]:
+    """One option per field; the defaults come from the method's default instance if it has one
+    (so a scenario can set its own, e.g. a lower learning rate for tagging)."""
     hints = typing.get_type_hints(cls)
     options = []
     for f in dataclasses.fields(cls):
         flag = f.metadata.get("option", "--" + f.name.replace("_", "-"))
         annotation = Annotated[hints[f.name], typer.Option(flag, help=f.metadata.get("help"))]
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if defaults is not None:
+            default = getattr(defaults, f.name)
+        else:
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         options.append(inspect.Parameter(f"{prefix}__{f.name}", KEYWORD, default=default, annotation=annotation))
     return options
 
