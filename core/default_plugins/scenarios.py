@@ -13,7 +13,7 @@ from core.app import Suite
 from core.cli import options as opt
 from core.data import load_text_examples, load_token_examples
 from core.data.types import ColumnMapping, TokenExample
-from core.errors import UsageError
+from core.errors import UnknownNameError, UsageError
 from core.evaluation.metrics import classification_metrics, token_metrics
 from core.heads.token import entities
 from core.hookspecs import hookimpl
@@ -177,7 +177,10 @@ class ClassificationScenario(Scenario):
         spec = model or self.name
         folder = Path(spec)
         if not folder.is_dir():
-            folder = Path(suite.store.get_model(spec).path)
+            try:
+                folder = Path(suite.store.get_model(spec).path)
+            except UnknownNameError as exc:
+                raise UnknownNameError(str(exc), hint=f"train one with: suite train {self.name} --train FILE") from None
         if precision not in PRECISIONS:
             raise UsageError(f"--precision: expected auto, bf16, fp32 or int8, got '{precision}'")
         return Predictor.load(folder, suite.heads, precision=precision)
