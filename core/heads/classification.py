@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from core.data.types import TextExample
 from core.evaluation.metrics import classification_metrics
 from core.heads import TaskHead
-from core.heads.modeling import PooledClassifier
+
+if TYPE_CHECKING:  # torch loads with the first model, not with `suite --help`
+    import torch
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -40,6 +41,8 @@ class SequenceClassificationHead(TaskHead):
         return "micro_f1" if self.multi_label else "accuracy"
 
     def build_model(self, encoder_path: str, *, dropout: float | None = None) -> torch.nn.Module:
+        from core.heads.modeling import PooledClassifier
+
         problem = "multi" if self.multi_label else "single"
         return PooledClassifier.from_encoder(encoder_path, len(self.labels), problem=problem, dropout=dropout)
 
@@ -85,6 +88,8 @@ class SequenceClassificationHead(TaskHead):
         weights = self.options.get("class_weights")
         if not weights or self.multi_label:
             return None
+        import torch
+
         labels = inputs.pop("labels")
         logits = model(**inputs)["logits"]
         weight = torch.tensor(weights, dtype=torch.float32, device=logits.device)

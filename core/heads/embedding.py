@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from core.data.types import TextExample
 from core.heads import TaskHead
-from core.heads.modeling import PooledEncoder
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,6 +28,8 @@ class EmbeddingHead(TaskHead):
         super().__init__([], **options)
 
     def build_model(self, encoder_path: str, *, dropout: float | None = None) -> torch.nn.Module:
+        from core.heads.modeling import PooledEncoder
+
         return PooledEncoder.from_encoder(encoder_path, dropout=dropout)
 
     def features(self, tokenizer: Any, examples: Sequence[TextExample], max_length: int) -> list[dict[str, Any]]:

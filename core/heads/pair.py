@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from core.data.types import TextExample
 from core.heads.classification import SequenceClassificationHead
-from core.heads.modeling import PooledClassifier
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,6 +29,8 @@ class PairScoringHead(SequenceClassificationHead):
         super().__init__(["0", "1"], **options)
 
     def build_model(self, encoder_path: str, *, dropout: float | None = None) -> torch.nn.Module:
+        from core.heads.modeling import PooledClassifier
+
         return PooledClassifier.from_encoder(encoder_path, 1, problem="score", dropout=dropout)
 
     def _target(self, label: str | list[str]) -> float:  # type: ignore[override]

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from core.data.types import TokenExample
 from core.evaluation.metrics import token_metrics
 from core.heads import TaskHead
 from core.heads.classification import softmax
-from core.heads.modeling import encoder_config
+
+if TYPE_CHECKING:
+    import torch
 
 IGNORE = -100
 OUTSIDE = "O"
@@ -33,6 +34,8 @@ class TokenClassificationHead(TaskHead):
     primary_metric = "entity_f1"
 
     def build_model(self, encoder_path: str, *, dropout: float | None = None) -> torch.nn.Module:
+        from core.heads.modeling import encoder_config
+
         config = encoder_config(
             encoder_path, dropout, num_labels=len(self.labels), id2label=dict(enumerate(self.labels)), label2id=self.label2id
         )
