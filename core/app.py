@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from core.plugins import SuitePluginManager
     from core.scenarios import Scenario
     from core.store import Store
+    from core.streams import Source
 
 
 class Suite:
@@ -56,6 +57,10 @@ class Suite:
     @cached_property
     def alert_sinks(self) -> Registry[type[AlertSink]]:
         return self._collect("alert sink", self.pm.hook.register_alert_sinks)
+
+    @cached_property
+    def sources(self) -> Registry[type[Source]]:
+        return self._collect("source", self.pm.hook.register_sources)
 
     @cached_property
     def migration_paths(self) -> list[Path]:

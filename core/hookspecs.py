@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from core.data.base import DataAdapter
     from core.heads import TaskHead
     from core.scenarios import Scenario
+    from core.streams import Source
 
 PROJECT_NAME = "suite"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -87,6 +88,20 @@ def register_scenarios(register: Callable[[Scenario], None]) -> None:
 
     :param register: call ``register(scenario)`` with a :class:`core.Scenario` instance;
         its ``name`` (kebab-case, e.g. ``finance-monitor``) must be unique.
+    :returns: nothing.
+    """
+
+
+@hookspec
+def register_sources(register: Callable[[type[Source]], None]) -> None:
+    """Register feeds that long-running jobs read items from (files, folders, tables, brokers).
+
+    Called when a job such as ``suite run finance-monitor`` resolves its ``--source`` spec,
+    and by ``suite plugins list``.
+
+    :param register: call ``register(SourceClass)`` with a :class:`core.Source` subclass; its
+        ``name`` is the scheme that selects it in a source spec (``redis`` for
+        ``redis://host/0#stream``, ``file`` for ``file:feed.jsonl``).
     :returns: nothing.
     """
 
