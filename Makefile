@@ -31,11 +31,19 @@ test: install
 test-all: install
 	$(BIN)/pytest -q -m ""
 
+# The finance monitor on invented data: train the two-headed model (about a minute on a
+# CPU), replay two days of news with a surge, check the alert fired, write the report.
+SAMPLES := plugins/finance_sentiment/samples
+DEMO := .demo
 demo: install
-	$(BIN)/suite doctor
+	rm -rf $(DEMO) && mkdir -p $(DEMO) && cp $(SAMPLES)/suite.toml $(DEMO)/
+	SUITE_HOME=$(DEMO) $(BIN)/suite doctor
+	SUITE_HOME=$(DEMO) $(BIN)/suite train finance-sentiment --train $(SAMPLES)/train.csv --epochs 3 --no-baseline
+	SUITE_HOME=$(DEMO) $(BIN)/suite run finance-monitor --source file:$(SAMPLES)/feed.jsonl --report $(DEMO)/report.html --json > $(DEMO)/summary.json
+	$(BIN)/python -m plugins.finance_sentiment.samples.check_demo $(DEMO)/summary.json
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .demo
 
 # Benchmarks read the public datasets from DATA (never copied into the repository).
 DATA ?= ../shared/data

@@ -4,7 +4,7 @@ Plugins import from here (``from core import hookimpl, Scenario, DataAdapter``) 
 from each other.
 """
 
-from core.alerts import Alert, AlertSink
+from core.alerts import Alert, AlertSink, DeliveryError, alert_payload
 from core.app import Suite
 from core.data.base import DataAdapter
 from core.data.types import (
@@ -30,13 +30,17 @@ from core.heads import TaskHead
 from core.hookspecs import hookimpl
 from core.scenarios import Scenario
 from core.settings import Settings
+from core.streams import Malformed, RawItem, Source, SourceSpec, StreamItem, parse_item
 
 __all__ = [
+    "ClassificationScenario",
+    "Predictor",
     "Alert",
     "AlertSink",
     "BadRecord",
     "ColumnMapping",
     "ConfigError",
+    "DeliveryError",
     "DataAdapter",
     "DataError",
     "LoadResult",
@@ -44,7 +48,12 @@ __all__ = [
     "PluginError",
     "ReadOptions",
     "Record",
+    "Malformed",
+    "RawItem",
     "Scenario",
+    "Source",
+    "SourceSpec",
+    "StreamItem",
     "Settings",
     "StoreError",
     "Suite",
@@ -54,5 +63,20 @@ __all__ = [
     "TokenExample",
     "UnknownNameError",
     "UsageError",
+    "alert_payload",
     "hookimpl",
+    "parse_item",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Heavier parts of the public API, imported on first use (``suite --help`` stays fast)."""
+    if name == "ClassificationScenario":  # train/evaluate/predict through a head, for scenario plugins
+        from core.default_plugins.scenarios import ClassificationScenario
+
+        return ClassificationScenario
+    if name == "Predictor":
+        from core.predictor import Predictor
+
+        return Predictor
+    raise AttributeError(f"module 'core' has no attribute {name!r}")

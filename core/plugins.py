@@ -26,6 +26,8 @@ DEFAULT_PLUGINS = (
     "core.default_plugins.adapters",
     "core.default_plugins.heads",
     "core.default_plugins.scenarios",
+    "core.default_plugins.sinks",
+    "core.default_plugins.sources",
 )
 
 Status = Literal["ok", "disabled", "broken"]

@@ -168,6 +168,7 @@ def text_example(record: Record, mapping: ColumnMapping) -> TextExample | BadRec
             text_pair=_required_text(fields, mapping.text_pair) if mapping.text_pair else None,
             id=_as_str(fields.get(mapping.id)) if mapping.id else None,
             line=record.line,
+            extras={name: fields[name] for name in mapping.extras if fields.get(name) not in (None, "")},
         )
     except _Invalid as exc:
         return _bad(record, exc)

@@ -38,6 +38,7 @@ class TextExample:
     text_pair: str | None = None
     id: str | None = None
     line: int | None = None
+    extras: dict[str, Any] = field(default_factory=dict)  # ColumnMapping.extras, as read
 
 
 @dataclass
@@ -68,7 +69,8 @@ class ColumnMapping:
 
     ``label_map`` renames raw labels (``0=negative``); when it is given, or ``labels`` is,
     any other label is an error. ``label=None`` reads unlabelled data (prediction).
-    ``label_separator`` splits a multi-label cell (``billing|refund``).
+    ``label_separator`` splits a multi-label cell (``billing|refund``). ``extras`` are
+    optional columns copied as read into :attr:`TextExample.extras` (a second label, a time).
     """
 
     text: str = "text"
@@ -78,6 +80,7 @@ class ColumnMapping:
     label_map: dict[str, str] = field(default_factory=dict)
     labels: frozenset[str] | None = None
     label_separator: str | None = None
+    extras: tuple[str, ...] = ()
 
 
 OnError = Literal["raise", "skip"]

@@ -108,6 +108,7 @@ class ClassificationScenario(Scenario):
         except Exception as exc:
             store.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
             raise
+        self.before_save(head, outcome.model, outcome.tokenizer, config)
         before = self.baseline(head, str(encoder.path), train_examples, eval_examples, config) if config.baseline else None
         inference = choose_precision(head, outcome.model, outcome.tokenizer, eval_examples, config.max_length)
         path = save_model(outcome.model, outcome.tokenizer, head, suite.settings.models_dir / name / f"run-{run_id}",
@@ -129,6 +130,10 @@ class ClassificationScenario(Scenario):
             "before": before,
             "inference": inference,
         }
+
+    def before_save(self, head: Any, model: Any, tokenizer: Any, config: TrainConfig) -> None:
+        """Last changes to the trained model before it is measured and saved (a scenario may
+        embed reference texts with the fine-tuned encoder, say). Default: none."""
 
     @staticmethod
     def baseline(head: Any, encoder: str, train: list[Any], held: list[Any], config: TrainConfig) -> dict[str, float] | None:

@@ -356,6 +356,18 @@ class Store:
                 time.sleep(random.uniform(0.001, 0.01 * (attempt + 1)))
         raise AssertionError("unreachable")
 
+    # -- for plugins' own tables (registered through ``register_migrations``) ----------
+
+    def write(self, work: Callable[[Session], T]) -> T:
+        """Run ``work(session)`` in one write transaction: all of it is stored, or none."""
+        return self._write(work)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session; connection failures become one :class:`StoreError` line."""
+        with self._read() as session:
+            yield session
+
     @staticmethod
     def _run(session: Session, run_id: int) -> Run:
         row = session.get(Run, run_id)

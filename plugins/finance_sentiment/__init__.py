@@ -1,4 +1,9 @@
-"""Financial sentiment monitoring: topic and sentiment of news and comments, surges, alerts."""
+"""Financial sentiment monitoring: topic and sentiment of news and comments, surges, alerts.
+
+Registers the ``sentence@label`` PhraseBank adapter, the ``sentiment-topic`` head, the
+``finance-sentiment`` and ``finance-monitor`` scenarios, ``suite finance ...`` commands and
+the monitor's tables.
+"""
 
 from core import hookimpl
 from plugins.finance_sentiment.adapters import PhraseBankAdapter
@@ -7,3 +12,32 @@ from plugins.finance_sentiment.adapters import PhraseBankAdapter
 @hookimpl
 def register_data_adapters(register):
     register(PhraseBankAdapter())
+
+
+@hookimpl
+def register_task_heads(register):
+    from plugins.finance_sentiment.head import SentimentTopicHead
+
+    register(SentimentTopicHead)
+
+
+@hookimpl
+def register_scenarios(register):
+    from plugins.finance_sentiment.scenarios import FinanceMonitor, FinanceSentiment
+
+    register(FinanceSentiment())
+    register(FinanceMonitor())
+
+
+@hookimpl
+def register_commands(cli):
+    from plugins.finance_sentiment.cli import finance
+
+    cli.add_typer(finance, name="finance")
+
+
+@hookimpl
+def register_migrations(register):
+    from plugins.finance_sentiment.store import MIGRATIONS
+
+    register(MIGRATIONS)

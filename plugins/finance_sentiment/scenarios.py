@@ -1,0 +1,164 @@
+"""``finance-sentiment`` (train, evaluate, predict the two-headed model) and
+``finance-monitor`` (run it over a stream, detect surges, raise alerts)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from core import ClassificationScenario, ColumnMapping, Scenario, Suite, TextExample, UsageError
+from core.cli import options as opt
+from core.evaluation.metrics import classification_metrics
+from core.training.config import TrainConfig
+from plugins.finance_sentiment.config import MonitorConfig, Watchlist
+from plugins.finance_sentiment.head import SENTIMENTS, SentimentTopicHead
+
+PLUGIN = "finance_sentiment"
+MODEL_NAME = "finance-sentiment"
+
+TopicColumn = Annotated[str, typer.Option("--topic-column", help="Column with the topic label (optional; without it topics are zero-shot).")]
+Texts = Annotated[Optional[list[str]], typer.Argument(help="Texts to score (or use --input).")]
+
+# Measured on Financial PhraseBank (docs/benchmarks.md, bench/phrasebank.py).
+FINANCE_DEFAULTS = TrainConfig(learning_rate=1e-4, batch_size=16, epochs=4, early_stopping_patience=2)
+
+
+def monitor_config(suite: Suite) -> MonitorConfig:
+    return MonitorConfig.from_table(suite.settings.plugin_config(PLUGIN))
+
+
+class FinanceSentiment(ClassificationScenario):
+    name = MODEL_NAME
+    help = "Sentiment and topic of financial news and comments (one model, two heads)."
+    head_name = SentimentTopicHead.name
+
+    def _examples(self, suite: Suite, source: str, *, text_column: str, label_column: str | None, topic_column: str,
+                  label_map: Optional[str], fmt: Optional[str], encoding: str, on_error: str = "raise",
+                  error_report: Optional[Path] = None) -> list[TextExample]:
+        mapping = opt.column_mapping(text_column, label_column, label_map=label_map)
+        mapping.extras = (topic_column,)
+        if label_column is None:
+            mapping.label = None
+        examples = self.load(suite, source, labelled=label_column is not None, labels=frozenset(SENTIMENTS) if label_column else None,
+                             fmt=fmt, encoding=encoding, on_error=on_error, error_report=error_report, mapping=mapping)
+        for ex in examples:
+            if topic_column in ex.extras:
+                ex.extras["topic"] = str(ex.extras.pop(topic_column)).strip()
+        return examples
+
+    def _head_options(self, config: MonitorConfig, examples: list[TextExample]) -> dict[str, Any]:
+        topics = dict(config.topics)
+        labelled = sorted({ex.extras["topic"] for ex in examples if ex.extras.get("topic")})
+        for topic in labelled:
+            topics.setdefault(topic, topic)
+        return {"topics": list(topics), "descriptions": [f"{name}: {text}" for name, text in topics.items()],
+                "topic_mode": "trained" if labelled else "zero-shot", "min_similarity": config.min_topic_similarity}
+
+    def before_save(self, head: Any, model: Any, tokenizer: Any, config: TrainConfig) -> None:
+        model.set_prototypes(tokenizer, head.options["descriptions"])
+
+    def train(self, suite: Suite, train: opt.TrainFile, eval: opt.EvalFile = None, format: opt.Format = None,
+              text_column: opt.TextColumn = "text", label_column: opt.LabelColumn = "label", topic_column: TopicColumn = "topic",
+              label_map: opt.LabelMap = None, encoding: opt.Encoding = "utf-8", on_error: opt.OnErrorOption = "raise",
+              error_report: opt.ReportFile = None, model: opt.ModelOption = None,
+              name: Annotated[Optional[str], typer.Option("--name", help="Registry name of the model.")] = None,
+              resume: Annotated[bool, typer.Option("--resume", help="Continue the last unfinished run.")] = False,
+              training: TrainConfig = FINANCE_DEFAULTS) -> dict[str, Any]:
+        """Fine-tune sentiment (negative/neutral/positive) and, with a topic column, topics too."""
+        kw = dict(text_column=text_column, label_column=label_column, topic_column=topic_column, label_map=label_map,
+                  fmt=format, encoding=encoding, on_error=on_error, error_report=error_report)
+        train_examples = self._examples(suite, train, **kw)
+        eval_examples = self._examples(suite, eval, **kw) if eval else None
+        head_options = self._head_options(monitor_config(suite), train_examples)
+        result = self.fit(suite, train_examples, eval_examples, model=model, name=name, config=training,
+                          resume=resume, head_options=head_options)
+        result["topic_mode"] = head_options["topic_mode"]
+        return result
+
+    def evaluate(self, suite: Suite, data: opt.DataFile, model: opt.ModelOption = None, format: opt.Format = None,
+                 text_column: opt.TextColumn = "text", label_column: opt.LabelColumn = "label", topic_column: TopicColumn = "topic",
+                 label_map: opt.LabelMap = None, encoding: opt.Encoding = "utf-8") -> dict[str, Any]:
+        """Sentiment accuracy, macro F1, per-class scores, confusion matrix; topic accuracy where labelled."""
+        predictor = self.predictor(suite, model)
+        examples = self._examples(suite, data, text_column=text_column, label_column=label_column, topic_column=topic_column,
+                                  label_map=label_map, fmt=format, encoding=encoding)
+        predictions = predictor.predict(examples)
+        labels = predictor.head.labels
+        index = {label: i for i, label in enumerate(labels)}
+        report = classification_metrics([index[ex.label] for ex in examples], [index[p["label"]] for p in predictions],
+                                        labels, confidences=[p["score"] for p in predictions])
+        topical = [(ex.extras["topic"], p.get("topic")) for ex, p in zip(examples, predictions) if ex.extras.get("topic")]
+        if topical:
+            report["topic_accuracy"] = sum(gold == guess for gold, guess in topical) / len(topical)
+            report["topic_examples"] = len(topical)
+        return self.record_evaluation(suite, model, data, len(examples), report, labels)
+
+    def predict(self, suite: Suite, texts: Texts = None, input: opt.InputFile = None, model: opt.ModelOption = None,
+                format: opt.Format = None, text_column: opt.TextColumn = "text", encoding: opt.Encoding = "utf-8",
+                explain: Annotated[bool, typer.Option("--explain", help="Add the words that drove each sentiment.")] = False,
+                ) -> dict[str, Any]:
+        """Sentiment, topic and watched entities of texts given as arguments or read from --input."""
+        if not texts and not input:
+            raise UsageError("give texts to score, or --input FILE")
+        examples = [TextExample(t) for t in texts or []]
+        if input:
+            examples += self.load(suite, input, labelled=False, fmt=format, encoding=encoding,
+                                  mapping=ColumnMapping(text=text_column, label=None))
+        predictor = self.predictor(suite, model)
+        watchlist = Watchlist(monitor_config(suite).watchlist)
+        out = []
+        for ex, p in zip(examples, predictor.predict(examples)):
+            row = {"text": ex.text, "sentiment": p["label"], "score": round(p["score"], 4), "topic": p.get("topic"),
+                   "topic_score": round(p.get("topic_score", 0.0), 4), "entities": watchlist.find(ex.text)}
+            if explain:
+                row["explanation"] = predictor.explain(ex)
+            out.append(row)
+        return {"predictions": out}
+
+
+class FinanceMonitor(Scenario):
+    name = "finance-monitor"
+    help = "Score a stream of news and comments, detect negative surges per topic and company, raise alerts."
+
+    def run(self, suite: Suite,
+            source: Annotated[str, typer.Option("--source", help="file:F.jsonl|F.csv, dir:FOLDER, sql:URL#TABLE, stdin:, redis://HOST:PORT/DB#STREAM")] = "stdin:",
+            model: opt.ModelOption = None,
+            backtest: Annotated[bool, typer.Option("--backtest", help="Replay the source and list the alerts that would have fired; store nothing, send nothing.")] = False,
+            report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report here.")] = None,
+            batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Items per micro-batch (default: config, 128).")] = None,
+            idle_timeout: Annotated[Optional[float], typer.Option("--idle-timeout", help="Stop after this many seconds without new items (following sources).")] = None,
+            max_items: Annotated[Optional[int], typer.Option("--max-items", help="Stop after reading this many items.")] = None,
+            source_option: Annotated[Optional[list[str]], typer.Option("--source-option", help="KEY=VALUE for the source (e.g. group=risk, poll=0.5).")] = None,
+            live: Annotated[Optional[bool], typer.Option("--live/--no-live", help="Live console view (default: when stderr is a terminal).")] = None,
+            ) -> dict[str, Any]:
+        """Monitor a feed: store every item once, track negativity, alert on surges."""
+        from plugins.finance_sentiment.job import run_monitor
+
+        config = monitor_config(suite)
+        if batch_size:
+            config.batch_size = batch_size
+        show = sys.stderr.isatty() if live is None else live
+        return run_monitor(suite, config, FinanceSentiment().predictor(suite, model), source, parse_options(source_option or []),
+                           backtest=backtest, report=report, idle_timeout=idle_timeout, max_items=max_items, live=show)
+
+    def render(self, verb: str, result: dict[str, Any]) -> str | None:
+        from plugins.finance_sentiment.job import render_summary
+
+        return render_summary(result)
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; numbers become numbers."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--source-option '{pair}': expected KEY=VALUE")
+        try:
+            options[key.strip()] = float(value) if "." in value else int(value)
+        except ValueError:
+            options[key.strip()] = value
+    return options

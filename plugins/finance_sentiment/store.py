@@ -1,0 +1,269 @@
+"""The monitor's tables (created by ``migrations/``) and the transactions on them.
+
+The one rule that makes a crash harmless: a batch's items, its dead letters and the source
+offset behind it are written in one transaction. Items are keyed by their id, so an item
+read twice (a broker redelivering, a restart before the offset moved) is stored once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Column, Float, Integer, MetaData, String, Table, Text, and_, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from core import UnknownNameError
+from core.store import Store
+from core.store.schema import UTCDateTime, utcnow
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+metadata = MetaData()
+items = Table(
+    "finance_items", metadata,
+    Column("id", String(200), primary_key=True),
+    Column("time", UTCDateTime(), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("url", String(2000)),
+    Column("entities", JSON, nullable=False),
+    Column("sentiment", String(20), nullable=False),
+    Column("sentiment_score", Float, nullable=False),
+    Column("negative_score", Float, nullable=False),
+    Column("topic", String(100), nullable=False),
+    Column("topic_score", Float, nullable=False),
+    Column("duplicate_of", String(200)),
+    Column("stored_at", UTCDateTime(), nullable=False),
+)  # fmt: skip
+offsets = Table(
+    "finance_offsets", metadata,
+    Column("source_key", String(1000), primary_key=True),
+    Column("position", String(200), nullable=False),
+    Column("items", Integer, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)  # fmt: skip
+dead_letters = Table(
+    "finance_dead_letters", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source_key", String(1000), nullable=False),
+    Column("position", String(200), nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)  # fmt: skip
+alerts = Table(
+    "finance_alerts", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("key", String(300), nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("group_id", String(32)),
+    Column("evidence", JSON, nullable=False),
+    Column("fired_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime()),
+    Column("acknowledged_at", UTCDateTime()),
+    Column("acknowledged_by", String(200)),
+)  # fmt: skip
+deliveries = Table(
+    "finance_deliveries", metadata,
+    Column("alert_id", String(32), primary_key=True),
+    Column("event", String(40), primary_key=True),
+    Column("sink", String(100), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime()),
+)  # fmt: skip
+silences = Table(
+    "finance_silences", metadata,
+    Column("key", String(300), primary_key=True),
+    Column("until", UTCDateTime(), nullable=False),
+    Column("reason", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+)  # fmt: skip
+
+ALERT_STATUSES = ("firing", "resolved")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    alert_id: str
+    event: str
+    sink: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+class FinanceStore:
+    """The monitor's view of the suite's store (SQLite or PostgreSQL alike)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- ingestion ---------------------------------------------------------------------------
+    def offset(self, source_key: str) -> str | None:
+        with self.store.read() as s:
+            return s.execute(select(offsets.c.position).where(offsets.c.source_key == source_key)).scalar()
+
+    def commit_batch(self, source_key: str, position: str | None, rows: Sequence[dict[str, Any]],
+                     bad: Sequence[dict[str, Any]]) -> set[str]:
+        """Store new items, dead letters and the offset in one transaction; return the ids
+        that were new (an id already stored is skipped, not counted again)."""
+        def work(s: Session) -> set[str]:
+            ids = [r["id"] for r in rows]
+            known: set[str] = set()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                known.update(s.execute(select(items.c.id).where(items.c.id.in_(chunk))).scalars())
+            fresh: dict[str, dict[str, Any]] = {}
+            for row in rows:
+                if row["id"] not in known and row["id"] not in fresh:
+                    fresh[row["id"]] = row
+            now = utcnow()
+            if fresh:
+                s.execute(insert(items), [row | {"stored_at": now} for row in fresh.values()])
+            if bad:
+                s.execute(insert(dead_letters), [b | {"source_key": source_key, "created_at": now} for b in bad])
+            if position is not None:
+                count = len(fresh)
+                changed = s.execute(update(offsets).where(offsets.c.source_key == source_key)
+                                    .values(position=position, items=offsets.c["items"] + count, updated_at=now)).rowcount
+                if not changed:
+                    s.execute(insert(offsets).values(source_key=source_key, position=position, items=count, updated_at=now))
+            return set(fresh)
+
+        return self.store.write(work)
+
+    def items_since(self, since: datetime, batch: int = 2000) -> Iterator[dict[str, Any]]:
+        """Stored, non-duplicate items from ``since`` on, oldest first (detector warm-up)."""
+        query = (select(items.c.id, items.c.time, items.c.text, items.c.sentiment, items.c.negative_score,
+                        items.c.topic, items.c.entities)
+                 .where(items.c.time >= since, items.c.duplicate_of.is_(None)).order_by(items.c.time, items.c.id))
+        with self.store.read() as s:
+            for row in s.execute(query.execution_options(yield_per=batch)).mappings():
+                yield dict(row)
+
+    def all_items(self, batch: int = 5000) -> Iterator[dict[str, Any]]:
+        """Every stored item (time, sentiment, topic, entities, duplicate flag), oldest first."""
+        query = select(items.c.time, items.c.sentiment, items.c.topic, items.c.entities, items.c.duplicate_of).order_by(items.c.time)
+        with self.store.read() as s:
+            for row in s.execute(query.execution_options(yield_per=batch)).mappings():
+                yield dict(row)
+
+    def latest_time(self) -> datetime | None:
+        with self.store.read() as s:
+            return s.execute(select(func.max(items.c.time))).scalar()
+
+    def counts(self) -> dict[str, int]:
+        with self.store.read() as s:
+            return {
+                "items": s.execute(select(func.count()).select_from(items)).scalar_one(),
+                "duplicates": s.execute(select(func.count()).select_from(items).where(items.c.duplicate_of.is_not(None))).scalar_one(),
+                "dead_letters": s.execute(select(func.count()).select_from(dead_letters)).scalar_one(),
+            }
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.store.read() as s:
+            query = select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)
+            return [dict(r) for r in s.execute(query).mappings()]
+
+    # -- alerts ------------------------------------------------------------------------------
+    def record_alert(self, alert: dict[str, Any], event: str, sinks: Iterable[str], payload: dict[str, Any]) -> bool:
+        """Upsert the alert and queue its ``event`` for each sink (unless silenced or, for an
+        update, acknowledged). Returns whether anything was queued."""
+        def work(s: Session) -> bool:
+            now = utcnow()
+            current = s.execute(select(alerts).where(alerts.c.id == alert["id"])).mappings().first()
+            if current is None:
+                s.execute(insert(alerts).values(**alert, updated_at=now))
+            else:
+                s.execute(update(alerts).where(alerts.c.id == alert["id"]).values(
+                    **{k: v for k, v in alert.items() if k not in ("id", "fired_at")}, updated_at=now))
+            quiet = self._silenced(s, alert["key"], now) or (event != "fire" and current is not None and current["acknowledged_at"] is not None)
+            queued = False
+            for sink in sinks:
+                exists = s.execute(select(deliveries.c.status).where(
+                    deliveries.c.alert_id == alert["id"], deliveries.c.event == event, deliveries.c.sink == sink)).first()
+                if exists is None:
+                    s.execute(insert(deliveries).values(alert_id=alert["id"], event=event, sink=sink, payload=payload,
+                                                        status="silenced" if quiet else "pending", attempts=0, updated_at=now))
+                    queued = queued or not quiet
+            return queued
+
+        return self.store.write(work)
+
+    @staticmethod
+    def _silenced(s: Session, key: str, now: datetime) -> bool:
+        return s.execute(select(silences.c.key).where(silences.c.key == key, silences.c.until > now)).first() is not None
+
+    def pending_deliveries(self, limit: int = 100) -> list[Delivery]:
+        with self.store.read() as s:
+            query = (select(deliveries).where(deliveries.c.status == "pending")
+                     .order_by(deliveries.c.updated_at).limit(limit))
+            return [Delivery(r["alert_id"], r["event"], r["sink"], r["payload"], r["attempts"]) for r in s.execute(query).mappings()]
+
+    def mark_delivery(self, delivery: Delivery, error: str | None) -> None:
+        def work(s: Session) -> None:
+            now = utcnow()
+            values: dict[str, Any] = {"attempts": deliveries.c.attempts + 1, "updated_at": now, "last_error": error}
+            if error is None:
+                values |= {"status": "delivered", "delivered_at": now}
+            s.execute(update(deliveries).where(deliveries.c.alert_id == delivery.alert_id, deliveries.c.event == delivery.event,
+                                               deliveries.c.sink == delivery.sink).values(**values))
+
+        self.store.write(work)
+
+    def open_alerts(self) -> list[dict[str, Any]]:
+        with self.store.read() as s:
+            return [dict(r) for r in s.execute(select(alerts).where(alerts.c.status == "firing")).mappings()]
+
+    def list_alerts(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        query = select(alerts).order_by(alerts.c.fired_at.desc()).limit(limit)
+        if status:
+            query = query.where(alerts.c.status == status)
+        with self.store.read() as s:
+            rows = [dict(r) for r in s.execute(query).mappings()]
+            states = s.execute(select(deliveries.c.alert_id, deliveries.c.status, func.count())
+                               .where(deliveries.c.alert_id.in_([r["id"] for r in rows]))
+                               .group_by(deliveries.c.alert_id, deliveries.c.status)).all()
+        for row in rows:
+            row["deliveries"] = {status: n for alert_id, status, n in states if alert_id == row["id"]}
+        return rows
+
+    def get_alert(self, alert_id: str) -> dict[str, Any]:
+        with self.store.read() as s:
+            rows = s.execute(select(alerts).where(or_(alerts.c.id == alert_id, alerts.c.id.startswith(alert_id)))).mappings().all()
+        if len(rows) != 1:
+            raise UnknownNameError(f"{'no' if not rows else 'more than one'} alert with id '{alert_id}'",
+                                   hint="see the ids with: suite finance alerts list")
+        return dict(rows[0])
+
+    def acknowledge(self, alert_id: str, by: str) -> dict[str, Any]:
+        alert = self.get_alert(alert_id)
+
+        def work(s: Session) -> None:
+            s.execute(update(alerts).where(alerts.c.id == alert["id"]).values(acknowledged_at=utcnow(), acknowledged_by=by))
+
+        self.store.write(work)
+        return self.get_alert(alert["id"])
+
+    def silence(self, key: str, until: datetime, reason: str | None) -> None:
+        def work(s: Session) -> None:
+            s.execute(delete(silences).where(silences.c.key == key))
+            s.execute(insert(silences).values(key=key, until=until, reason=reason, created_at=utcnow()))
+            s.execute(update(deliveries).where(and_(deliveries.c.status == "pending", deliveries.c.alert_id.in_(
+                select(alerts.c.id).where(alerts.c.key == key)))).values(status="silenced"))
+
+        self.store.write(work)
+
+    def silences(self) -> list[dict[str, Any]]:
+        with self.store.read() as s:
+            return [dict(r) for r in s.execute(select(silences).where(silences.c.until > utcnow())).mappings()]

@@ -1,0 +1,121 @@
+"""The two-headed finance model through the CLI, and the monitor surviving ``kill -9``
+(a one-layer model: seconds to train)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from core.cli.app import build_app
+from core.plugins import make_plugin_manager
+from core.settings import Settings
+
+SAMPLES = Path(__file__).resolve().parent.parent / "plugins" / "finance_sentiment" / "samples"
+
+
+def invoke(*args: str):
+    settings = Settings()
+    result = CliRunner().invoke(build_app(make_plugin_manager(settings), settings), list(args))
+    return result
+
+
+@pytest.fixture
+def trained(tiny_model: Path, suite_env: Path) -> Path:
+    result = invoke("train", "finance-sentiment", "--train", str(SAMPLES / "train.csv"), "--model", str(tiny_model),
+                    "--epochs", "2", "--lr", "3e-4", "--no-baseline", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["topic_mode"] == "trained" and "topic_accuracy" in out["metrics"]
+    return Path(out["path"])
+
+
+def test_train_predict_evaluate(trained: Path) -> None:
+    predicted = invoke("predict", "finance-sentiment", "Northwind Bank may default on its bonds", "--json")
+    assert predicted.exit_code == 0, predicted.output
+    row = json.loads(predicted.stdout)["predictions"][0]
+    assert row["sentiment"] in ("negative", "neutral", "positive") and row["topic"]
+    assert set(row) >= {"text", "sentiment", "score", "topic", "topic_score", "entities"}
+    evaluated = invoke("evaluate", "finance-sentiment", "--data", str(SAMPLES / "train.csv"), "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    metrics = json.loads(evaluated.stdout)["metrics"]
+    assert metrics["topic_examples"] > 300 and 0 <= metrics["topic_accuracy"] <= 1 and "confusion_matrix" in metrics
+
+
+def test_zero_shot_topics_without_topic_labels(tiny_model: Path, tmp_path: Path) -> None:
+    data = tmp_path / "sentiment.csv"
+    lines = (SAMPLES / "train.csv").read_text(encoding="utf-8").splitlines()
+    data.write_text("\n".join(",".join(line.split(",")[:-1]) for line in lines) + "\n", encoding="utf-8")
+    trained = invoke("train", "finance-sentiment", "--train", str(data), "--model", str(tiny_model),
+                     "--epochs", "1", "--no-baseline", "--json")
+    assert trained.exit_code == 0, trained.output
+    assert json.loads(trained.stdout)["topic_mode"] == "zero-shot"
+    out = json.loads(invoke("predict", "finance-sentiment", "The central bank raised interest rates", "--json").stdout)
+    assert out["predictions"][0]["topic"]  # one of the default topics, or 'other' below the similarity floor
+
+
+def test_unknown_sentiment_label_is_a_located_error(tiny_model: Path, tmp_path: Path) -> None:
+    data = tmp_path / "bad.csv"
+    data.write_text("text,label\nfine,positive\nhmm,bullish\n", encoding="utf-8")
+    result = invoke("train", "finance-sentiment", "--train", str(data), "--model", str(tiny_model))
+    assert result.exit_code == 2
+    assert "bad.csv:3: field 'label': unknown label 'bullish'" in result.output
+
+
+def test_monitor_without_a_model_says_how_to_train_one(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text('{"id": "1", "time": "2026-11-01T00:00:00Z", "text": "x"}\n', encoding="utf-8")
+    result = invoke("run", "finance-monitor", "--source", f"file:{feed}")
+    assert result.exit_code == 2 and "suite train finance-sentiment" in result.output
+
+
+def write_feed(path: Path, n: int) -> int:
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    lines = []
+    for i in range(n):
+        lines.append(json.dumps({"id": f"k{i}", "time": (start + timedelta(seconds=20 * i)).isoformat(),
+                                 "text": f"Northwind Bank update number {i} on loans and deposits"}))
+        if i % 97 == 0:  # re-sent ids must not be stored twice
+            lines.append(lines[-1])
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return n
+
+
+def stored(db: Path) -> int:
+    try:
+        with sqlite3.connect(db, timeout=30) as conn:
+            return conn.execute("SELECT count(*) FROM finance_items").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_kill_9_and_restart_store_every_item_exactly_once(trained: Path, suite_env: Path, tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    distinct = write_feed(feed, 6000)
+    command = [sys.executable, "-m", "core.cli.app", "run", "finance-monitor", "--source", f"file:{feed}",
+               "--batch-size", "16", "--json", "--no-live"]
+    env = os.environ | {"SUITE_HOME": str(suite_env)}
+    db = suite_env / "suite.db"
+    victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while stored(db) < 500 and victim.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert victim.poll() is None, "the monitor finished before it could be killed; make the feed longer"
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    before = stored(db)
+    assert 0 < before < distinct
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    summary = json.loads(finished.stdout)
+    assert stored(db) == distinct
+    assert summary["stored"] == distinct - before

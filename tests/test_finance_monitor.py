@@ -1,0 +1,192 @@
+"""The monitor end to end on a real store and real sources, with a keyword scorer instead of
+a model (the model path is covered by tests/test_finance_model.py)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from core import Suite
+from core.cli.app import build_app
+from core.sources import open_source
+from plugins.finance_sentiment.config import MonitorConfig
+from plugins.finance_sentiment.job import report_data
+from plugins.finance_sentiment.monitor import MemoryLedger, Monitor, build_sinks
+from plugins.finance_sentiment.store import FinanceStore
+
+START = datetime(2026, 11, 1, tzinfo=timezone.utc)
+BAD_WORDS = ("default", "downgrade", "fraud", "loss")
+
+
+class KeywordScorer:
+    """Negative when a bad word occurs; topic 'credit & default' when 'default' or 'downgrade' does."""
+
+    def predict(self, examples: list[Any]) -> list[dict[str, Any]]:
+        out = []
+        for ex in examples:
+            negative = any(w in ex.text.lower() for w in BAD_WORDS)
+            credit = any(w in ex.text.lower() for w in ("default", "downgrade"))
+            scores = {"negative": 0.9 if negative else 0.05, "neutral": 0.05 if negative else 0.9, "positive": 0.05}
+            out.append({"label": "negative" if negative else "neutral", "score": 0.9, "scores": scores,
+                        "topic": "credit & default" if credit else "markets", "topic_score": 0.5})
+        return out
+
+    def explain(self, example: Any, top_k: int = 5) -> list[dict[str, Any]]:
+        return [{"token": w, "position": i, "weight": 0.5} for i, w in enumerate(example.text.split()) if w.lower().strip(",.") in BAD_WORDS]
+
+
+def feed(path: Path, *, surge: bool = True, extra: list[str] = ()) -> Path:
+    lines = []
+    for i in range(24 * 12):  # a calm day, one item every five minutes
+        text = f"Northwind Bank posted a loss, note {i}" if i % 10 == 0 else f"Northwind Bank shares steady, note {i}"
+        lines.append(json.dumps({"id": f"c{i}", "time": (START + timedelta(minutes=5 * i)).isoformat(), "text": text}))
+    if surge:
+        for i in range(40):
+            moment = START + timedelta(hours=24, minutes=i)
+            lines.append(json.dumps({"id": f"s{i}", "time": moment.isoformat(), "text": f"Northwind Bank faces default, report {i}"}))
+    lines += extra
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+CONFIG = {"watchlist": {"Northwind Bank": ["NWB"]}, "sinks": [{"type": "jsonl", "path": "alerts.jsonl"}]}
+
+
+def monitor(suite: Suite, config: dict[str, Any] | None = None, ledger: Any = None) -> tuple[Monitor, FinanceStore]:
+    cfg = MonitorConfig.from_table(config or CONFIG)
+    store = FinanceStore(suite.store)
+    return Monitor(cfg, KeywordScorer(), ledger or store, build_sinks(suite, cfg)), store
+
+
+@pytest.fixture
+def suite(settings) -> Suite:
+    s = Suite.create(settings)
+    yield s
+    s.close()
+
+
+def test_items_are_stored_once_and_the_surge_alerts_with_evidence(suite: Suite, tmp_path: Path) -> None:
+    path = feed(tmp_path / "feed.jsonl", extra=[
+        "{not json", json.dumps({"id": "no-text", "time": START.isoformat()}),
+        json.dumps({"id": "c1", "time": START.isoformat(), "text": "same id again"}),
+        json.dumps({"id": "copy", "time": (START + timedelta(hours=24, minutes=41)).isoformat(), "text": "Northwind Bank faces default, report 39"}),
+    ])
+    mon, store = monitor(suite)
+    stats = mon.run(open_source(suite, f"file:{path}"))
+    counts = store.counts()
+    assert counts["items"] == 24 * 12 + 40 + 1  # 'c1' twice is stored once; the copy is stored, flagged
+    assert counts["duplicates"] == 1 and stats.duplicates == 1
+    assert counts["dead_letters"] == 2
+    reasons = " ".join(d["reason"] for d in store.dead_letters())
+    assert "invalid JSON" in reasons and "'text'" in reasons
+    fired = [a for a in store.list_alerts() if a["key"] == "entity:Northwind Bank"]
+    assert len(fired) == 1
+    evidence = fired[0]["evidence"]
+    assert evidence["negative"] >= 5 and evidence["items"][0]["words"] == ["default,"]  # the driving words
+    assert fired[0]["deliveries"] == {"delivered": 1}
+    delivered = [json.loads(line) for line in Path("alerts.jsonl").read_text().splitlines()]
+    assert delivered[0]["id"] == fired[0]["id"] and delivered[0]["evidence"]["key"] == "entity:Northwind Bank"
+
+    again, _ = monitor(suite)  # the same feed again: the offset says everything was read
+    assert again.run(open_source(suite, f"file:{path}")).read == 0
+    assert store.counts()["items"] == counts["items"]
+
+
+def test_a_rerun_from_scratch_stores_nothing_twice_and_fires_nothing_twice(suite: Suite, tmp_path: Path) -> None:
+    path = feed(tmp_path / "feed.jsonl")
+    first, store = monitor(suite)
+    first.run(open_source(suite, f"file:{path}"))
+    alerts = store.list_alerts()
+    suite.store.write(lambda s: s.execute(__import__("sqlalchemy").text("DELETE FROM finance_offsets")))
+    second, _ = monitor(suite)
+    second.warm_up(store)
+    stats = second.run(open_source(suite, f"file:{path}"))
+    assert stats.stored == 0 and stats.already_stored == 24 * 12 + 40
+    assert [a["id"] for a in store.list_alerts()] == [a["id"] for a in alerts]
+
+
+class FlakyHook(BaseHTTPRequestHandler):
+    """Refuses the first ``failures`` requests with 503, then accepts."""
+
+    failures = 0
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        cls = type(self)
+        if cls.failures > 0:
+            cls.failures -= 1
+            self.send_response(503)
+        else:
+            cls.received.append(json.loads(body))
+            self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_an_alert_a_webhook_refused_is_retried_until_delivered(suite: Suite, tmp_path: Path) -> None:
+    FlakyHook.failures, FlakyHook.received = 10, []  # more failures than the sink's own retries
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyHook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = {"sinks": [{"type": "webhook", "url": f"http://127.0.0.1:{server.server_port}/hook", "retries": 1,
+                             "backoff": 0.01, "secret": "s3cret"}], "watchlist": {"Northwind Bank": []}}
+        mon, store = monitor(suite, config)
+        stats = mon.run(open_source(suite, f"file:{feed(tmp_path / 'feed.jsonl')}"))
+        assert stats.undelivered >= 1 and FlakyHook.received == []
+        assert store.list_alerts()[0]["deliveries"] == {"pending": 1}  # kept, not lost
+        FlakyHook.failures = 0
+        mon.deliver_pending(final=True)  # the next round (the monitor retries after each batch)
+        assert store.list_alerts()[0]["deliveries"] == {"delivered": 1}
+        assert FlakyHook.received[0]["severity"] in ("warning", "high", "critical")
+    finally:
+        server.shutdown()
+
+
+def test_backtest_lists_alerts_and_stores_nothing(suite: Suite, tmp_path: Path) -> None:
+    ledger = MemoryLedger()
+    mon, store = monitor(suite, ledger=ledger)
+    stats = mon.run(open_source(suite, f"file:{feed(tmp_path / 'feed.jsonl')}"))
+    assert any(e.kind == "fire" and e.key == "entity:Northwind Bank" for e in stats.events)
+    assert store.counts()["items"] == 0 and store.list_alerts() == []
+    data = report_data(ledger.rows, list(ledger.alerts.values()), mon.config, "file:feed", {"dead_letters": 0})
+    assert sum(p["negative"] for p in data["series"]["entity:Northwind Bank"]) >= 40
+
+
+def test_silenced_keys_record_but_do_not_send(suite: Suite, tmp_path: Path) -> None:
+    store = FinanceStore(suite.store)
+    store.silence("entity:Northwind Bank", datetime.now(timezone.utc) + timedelta(hours=1), "known issue")
+    mon, _ = monitor(suite)
+    mon.run(open_source(suite, f"file:{feed(tmp_path / 'feed.jsonl')}"))
+    alert = [a for a in store.list_alerts() if a["key"] == "entity:Northwind Bank"][0]
+    assert alert["deliveries"] == {"silenced": 1}
+
+
+def test_alerts_cli_lists_acknowledges_and_silences(suite: Suite, settings, tmp_path: Path) -> None:
+    mon, store = monitor(suite)
+    mon.run(open_source(suite, f"file:{feed(tmp_path / 'feed.jsonl')}"))
+    app = build_app(suite.pm, settings)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["finance", "alerts", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    alert_id = json.loads(listed.stdout)[0]["id"]
+    acked = runner.invoke(app, ["finance", "alerts", "ack", alert_id[:8], "--by", "risk-desk"])
+    assert acked.exit_code == 0 and "risk-desk" in acked.stdout
+    assert store.get_alert(alert_id)["acknowledged_by"] == "risk-desk"
+    silenced = runner.invoke(app, ["finance", "alerts", "silence", alert_id, "--for", "2h", "--json"])
+    assert silenced.exit_code == 0 and json.loads(silenced.stdout)["key"].startswith(("entity:", "topic:"))
+    bad = runner.invoke(app, ["finance", "alerts", "silence", alert_id, "--for", "soon"])
+    assert bad.exit_code == 2 and "30m, 2h or 1d" in bad.output
+    unknown = runner.invoke(app, ["finance", "alerts", "ack", "zzzz"])
+    assert unknown.exit_code == 2 and "no alert with id 'zzzz'" in unknown.output
+    letters = runner.invoke(app, ["finance", "dead-letters", "--json"])
+    assert letters.exit_code == 0 and json.loads(letters.stdout) == []
