@@ -23,16 +23,17 @@ from core.settings import Settings
 SAMPLES = Path(__file__).resolve().parent.parent / "plugins" / "finance_sentiment" / "samples"
 
 
-def invoke(*args: str):
-    settings = Settings()
-    result = CliRunner().invoke(build_app(make_plugin_manager(settings), settings), list(args))
-    return result
+def invoke(*args: str, settings: Settings | None = None):
+    settings = settings or Settings()
+    return CliRunner().invoke(build_app(make_plugin_manager(settings), settings), list(args))
 
 
-@pytest.fixture
-def trained(tiny_model: Path, suite_env: Path) -> Path:
+@pytest.fixture(scope="module")
+def trained(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trained once for the module, in its own home; tests pass it with --model FOLDER."""
+    home = tmp_path_factory.mktemp("finance-home")
     result = invoke("train", "finance-sentiment", "--train", str(SAMPLES / "train.csv"), "--model", str(tiny_model),
-                    "--epochs", "2", "--lr", "3e-4", "--no-baseline", "--json")
+                    "--epochs", "2", "--lr", "3e-4", "--no-baseline", "--json", settings=Settings(home=home))
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["topic_mode"] == "trained" and "topic_accuracy" in out["metrics"]
@@ -40,12 +41,12 @@ def trained(tiny_model: Path, suite_env: Path) -> Path:
 
 
 def test_train_predict_evaluate(trained: Path) -> None:
-    predicted = invoke("predict", "finance-sentiment", "Northwind Bank may default on its bonds", "--json")
+    predicted = invoke("predict", "finance-sentiment", "Northwind Bank may default on its bonds", "--model", str(trained), "--json")
     assert predicted.exit_code == 0, predicted.output
     row = json.loads(predicted.stdout)["predictions"][0]
     assert row["sentiment"] in ("negative", "neutral", "positive") and row["topic"]
     assert set(row) >= {"text", "sentiment", "score", "topic", "topic_score", "entities"}
-    evaluated = invoke("evaluate", "finance-sentiment", "--data", str(SAMPLES / "train.csv"), "--json")
+    evaluated = invoke("evaluate", "finance-sentiment", "--data", str(SAMPLES / "train.csv"), "--model", str(trained), "--json")
     assert evaluated.exit_code == 0, evaluated.output
     metrics = json.loads(evaluated.stdout)["metrics"]
     assert metrics["topic_examples"] > 300 and 0 <= metrics["topic_accuracy"] <= 1 and "confusion_matrix" in metrics
@@ -101,7 +102,7 @@ def stored(db: Path) -> int:
 def test_kill_9_and_restart_store_every_item_exactly_once(trained: Path, suite_env: Path, tmp_path: Path) -> None:
     feed = tmp_path / "feed.jsonl"
     distinct = write_feed(feed, 6000)
-    command = [sys.executable, "-m", "core.cli.app", "run", "finance-monitor", "--source", f"file:{feed}",
+    command = [sys.executable, "-m", "core.cli.app", "run", "finance-monitor", "--source", f"file:{feed}", "--model", str(trained),
                "--batch-size", "16", "--json", "--no-live"]
     env = os.environ | {"SUITE_HOME": str(suite_env)}
     db = suite_env / "suite.db"

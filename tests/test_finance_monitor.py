@@ -190,3 +190,28 @@ def test_alerts_cli_lists_acknowledges_and_silences(suite: Suite, settings, tmp_
     assert unknown.exit_code == 2 and "no alert with id 'zzzz'" in unknown.output
     letters = runner.invoke(app, ["finance", "dead-letters", "--json"])
     assert letters.exit_code == 0 and json.loads(letters.stdout) == []
+
+
+def test_monitor_over_redis_streams_acknowledges_what_it_stored(suite: Suite, tmp_path: Path) -> None:
+    import uuid
+
+    import redis
+
+    from conftest import service_url
+
+    url = service_url("SUITE_TEST_REDIS_URL")
+    stream = f"suite-test-finance-{uuid.uuid4().hex[:8]}"
+    client = redis.Redis.from_url(url)
+    try:
+        for line in feed(tmp_path / "feed.jsonl").read_text().splitlines():
+            client.xadd(stream, {"data": line})
+        client.xadd(stream, {"data": "{broken"})
+        mon, store = monitor(suite)
+        source = open_source(suite, f"{url}#{stream}", group="risk", poll=0.05)
+        stats = mon.run(source, idle_timeout=0.5)
+        source.close()
+        assert stats.stored == 24 * 12 + 40 and store.counts()["dead_letters"] == 1
+        assert client.xpending(stream, "risk")["pending"] == 0  # acknowledged after the store
+        assert any(a["key"] == "entity:Northwind Bank" for a in store.list_alerts())
+    finally:
+        client.delete(stream)

@@ -72,6 +72,8 @@ class Ledger(Protocol):
     def commit_batch(self, source_key: str, position: str | None, rows: Sequence[dict[str, Any]],
                      bad: Sequence[dict[str, Any]]) -> set[str]: ...
     def record_alert(self, alert: dict[str, Any], event: str, sinks: Iterable[str], payload: dict[str, Any]) -> bool: ...
+    def pending_deliveries(self, limit: int = 100) -> list[Delivery]: ...
+    def mark_delivery(self, delivery: Delivery, error: str | None) -> None: ...
 
 
 class MemoryLedger:
@@ -97,6 +99,12 @@ class MemoryLedger:
     def record_alert(self, alert: dict[str, Any], event: str, sinks: Iterable[str], payload: dict[str, Any]) -> bool:
         self.alerts[alert["id"]] = self.alerts.get(alert["id"], {}) | alert
         return False
+
+    def pending_deliveries(self, limit: int = 100) -> list[Delivery]:
+        return []  # a backtest sends nothing
+
+    def mark_delivery(self, delivery: Delivery, error: str | None) -> None:
+        raise AssertionError("a backtest delivers nothing")
 
 
 _SPACE = re.compile(r"\s+")
@@ -268,11 +276,8 @@ class Monitor:
 
     def deliver_pending(self, final: bool = False) -> None:
         """Try each pending delivery whose backoff has passed; failures stay pending."""
-        pending = getattr(self.ledger, "pending_deliveries", None)
-        if pending is None:
-            return
         now = time.monotonic()
-        for delivery in pending():
+        for delivery in self.ledger.pending_deliveries():
             slot = (delivery.alert_id, delivery.event, delivery.sink)
             if self._retry_at.get(slot, 0) > now and not final:
                 continue
@@ -280,7 +285,7 @@ class Monitor:
             if sink is None:
                 continue  # a sink removed from the configuration: left pending, listed by `alerts list`
             error = _deliver(sink, delivery)
-            self.ledger.mark_delivery(delivery, error)  # type: ignore[attr-defined]
+            self.ledger.mark_delivery(delivery, error)
             if error is None:
                 self.stats.delivered += 1
                 self._retry_at.pop(slot, None)

@@ -125,7 +125,7 @@ class FinanceMonitor(Scenario):
 
     def run(self, suite: Suite,
             source: Annotated[str, typer.Option("--source", help="file:F.jsonl|F.csv, dir:FOLDER, sql:URL#TABLE, stdin:, redis://HOST:PORT/DB#STREAM")] = "stdin:",
-            model: opt.ModelOption = None,
+            model: Annotated[Optional[str], typer.Option("--model", "-m", help="Registered model name or folder (default: finance-sentiment).")] = None,
             backtest: Annotated[bool, typer.Option("--backtest", help="Replay the source and list the alerts that would have fired; store nothing, send nothing.")] = False,
             report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report here.")] = None,
             batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Items per micro-batch (default: config, 128).")] = None,
