@@ -53,14 +53,27 @@ def suite_env(home: Path) -> Any:
     return Suite.create(load_settings(home=home))
 
 
-def train_model(home: Path) -> str:
+def train_model(home: Path, layers: int | None = None) -> str:
+    """The finance-sentiment model, one epoch on the demo data; with ``layers``, on the
+    default encoder cut to that many layers (the memory check: the model's memory is fixed,
+    what could grow with the stream is the monitor's state, so a faster model suffices)."""
     from dataclasses import replace
 
     from plugins.finance_sentiment.scenarios import FINANCE_DEFAULTS
 
     suite = suite_env(home)
+    encoder = None
+    if layers:
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        from core.models import packaged_model_path
+
+        source, encoder = packaged_model_path(), str(home / f"encoder-{layers}-layers")
+        AutoModel.from_pretrained(source, config=AutoConfig.from_pretrained(source, num_hidden_layers=layers)).save_pretrained(encoder)
+        AutoTokenizer.from_pretrained(source).save_pretrained(encoder)
     result = suite.scenarios.get("finance-sentiment").train(
-        suite, train=str(SAMPLES / "train.csv"), training=replace(FINANCE_DEFAULTS, epochs=1, baseline=False))
+        suite, train=str(SAMPLES / "train.csv"), model=encoder, name=f"finance-{layers or 6}-layers",
+        training=replace(FINANCE_DEFAULTS, epochs=1, baseline=False))
     suite.close()
     return result["path"]
 
@@ -93,6 +106,7 @@ def run_suite(feed: Path, model: str, home: Path, checkpoint: int | None = None)
     seconds = time.perf_counter() - started
     suite.close()
     return {"items": summary["items_read"], "stored": summary["stored"], "seconds": seconds,
+            "load_average_1min_at_end": os.getloadavg()[0],
             "items_per_second": summary["items_read"] / seconds, "alerts": len(summary["alerts"]),
             "peak_rss_mb": peak_rss_mb(), "peak_rss_mb_at_checkpoint": marks.get("at_checkpoint"),
             "precision": predictor.precision}
@@ -119,7 +133,8 @@ def run_naive(feed: Path, model: str, home: Path, limit: int) -> dict[str, Any]:
         db.execute("INSERT OR IGNORE INTO items VALUES (?, ?, ?, ?, ?)", (item["id"], item["time"], item["text"], result["label"], result["score"]))
         db.commit()
     seconds = time.perf_counter() - started
-    return {"items": len(lines), "seconds": seconds, "items_per_second": len(lines) / seconds, "peak_rss_mb": peak_rss_mb()}
+    return {"items": len(lines), "seconds": seconds, "items_per_second": len(lines) / seconds, "peak_rss_mb": peak_rss_mb(),
+            "load_average_1min_at_end": os.getloadavg()[0]}
 
 
 def main() -> None:
@@ -128,6 +143,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=20_000, help="items the suite monitor processes")
     parser.add_argument("--naive-items", type=int, default=2_000, help="items the naive loop processes (it is slow)")
     parser.add_argument("--memory-items", type=int, default=0, help="also run this many items for the memory check")
+    parser.add_argument("--memory-layers", type=int, default=None,
+                        help="run the memory check with the default encoder cut to this many layers (faster; same pipeline)")
     parser.add_argument("--model", help="a trained finance-sentiment model folder (default: train one on the demo data)")
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--feed", type=Path, help=argparse.SUPPRESS)
@@ -146,26 +163,31 @@ def main() -> None:
     sentences = [text for text, _ in read(args.data / "Sentences_50Agree.txt")]
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        model = args.model or train_model(root / "train-home")
-        results: dict[str, Any] = {"model": "trained here on the demo data" if not args.model else args.model}
-        feed = write_feed(sentences, max(args.items, args.naive_items), root / "feed.jsonl")
-        for side, home in (("suite", root / "suite-home"), ("naive", root / "naive-home")):
-            home.mkdir()
-            print(f"running {side} ...", flush=True)
-            results[side] = in_subprocess(MODULE, "--run", side, "--feed", str(feed), "--model", model, "--home", str(home),
-                                          "--naive-items", str(args.naive_items))
-        results["speedup"] = results["suite"]["items_per_second"] / results["naive"]["items_per_second"]
-        print(f"suite monitor: {results['suite']['items_per_second']:.1f} items/s over {results['suite']['items']} items "
-              f"({results['suite']['precision']}); naive loop: {results['naive']['items_per_second']:.1f} items/s over "
-              f"{results['naive']['items']} items; speedup {results['speedup']:.2f}x")
+        results: dict[str, Any] = {}
+        if args.items:  # --items 0: only the memory check
+            model = args.model or train_model(root / "train-home")
+            results["model"] = "trained here on the demo data" if not args.model else args.model
+            feed = write_feed(sentences, max(args.items, args.naive_items), root / "feed.jsonl")
+            for side, home in (("suite", root / "suite-home"), ("naive", root / "naive-home")):
+                home.mkdir()
+                print(f"running {side} ...", flush=True)
+                results[side] = in_subprocess(MODULE, "--run", side, "--feed", str(feed), "--model", model, "--home", str(home),
+                                              "--naive-items", str(args.naive_items))
+            results["speedup"] = results["suite"]["items_per_second"] / results["naive"]["items_per_second"]
+            print(f"suite monitor: {results['suite']['items_per_second']:.1f} items/s over {results['suite']['items']} items "
+                  f"({results['suite']['precision']}); naive loop: {results['naive']['items_per_second']:.1f} items/s over "
+                  f"{results['naive']['items']} items; speedup {results['speedup']:.2f}x")
         if args.memory_items:
             big = write_feed(sentences, args.memory_items, root / "big.jsonl")
             home = root / "memory-home"
             home.mkdir()
+            memory_model = (train_model(root / "memory-train-home", args.memory_layers) if args.memory_layers
+                            else args.model or train_model(root / "train-home"))
             print(f"running the memory check over {args.memory_items} items ...", flush=True)
-            memory = in_subprocess(MODULE, "--run", "suite", "--feed", str(big), "--model", model, "--home", str(home),
+            memory = in_subprocess(MODULE, "--run", "suite", "--feed", str(big), "--model", memory_model, "--home", str(home),
                                    "--memory-items", str(args.memory_items))
             memory["rss_growth"] = memory["peak_rss_mb"] / memory["peak_rss_mb_at_checkpoint"] - 1
+            memory["encoder_layers"] = args.memory_layers or 6
             results["memory"] = memory
             print(f"peak RSS after {args.memory_items // 4} items: {memory['peak_rss_mb_at_checkpoint']:.0f} MB; after "
                   f"{memory['items']}: {memory['peak_rss_mb']:.0f} MB (growth {memory['rss_growth']:.1%}); "
