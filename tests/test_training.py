@@ -90,3 +90,14 @@ def test_report_to_an_uninstalled_tracker_is_one_clear_line(monkeypatch):
     with pytest.raises(UsageError, match="not installed") as info:
         report_targets("mlflow")
     assert info.value.hint == "pip install mlflow"
+
+
+def test_a_random_split_keeps_rare_labels_in_training() -> None:
+    from core.data.types import TextExample
+    from core.training.engine import stratified_split
+
+    examples = [TextExample(f"t{i}", "common") for i in range(20)] + [TextExample("only once", "rare")]
+    for seed in range(10):
+        train, held, note = stratified_split(examples, lambda ex: ex.label, 0.2, seed)
+        assert note.startswith("random") and "rare" in {ex.label for ex in train}
+        assert held and {ex.label for ex in held} <= {ex.label for ex in train}

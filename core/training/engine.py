@@ -135,6 +135,10 @@ def stratified_split(
     n_eval = max(1, round(len(examples) * fraction))
     stratify = [str(label) for label in labels] if counts and min(counts.values()) >= 2 and n_eval >= len(counts) else None
     train, held = train_test_split(list(examples), test_size=n_eval, random_state=seed, stratify=stratify)
+    if stratify is None:  # a label seen only in the held-out part could not be learned: keep it in training
+        known = {str(label_of(ex)) for ex in train}
+        train += [ex for ex in held if str(label_of(ex)) not in known]
+        held = [ex for ex in held if str(label_of(ex)) in known] or held
     how = "stratified" if stratify is not None else "random"
     return train, held, f"{how} {fraction:.0%} validation split of --train (seed {seed}): {len(train)} train, {len(held)} validation"
 
