@@ -12,7 +12,7 @@ HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install test test-all demo bench clean
+.PHONY: install test test-all demo bench bench-serving clean
 
 install: $(STAMP)
 
@@ -53,3 +53,7 @@ BENCH_LIMIT ?=
 bench: install
 	$(BIN)/python -m bench.banking77 --data $(DATA)/banking77 --epochs $(BENCH_EPOCHS) $(if $(BENCH_LIMIT),--limit $(BENCH_LIMIT))
 	$(BIN)/python -m bench.wnut17 --data $(DATA)/wnut17
+
+# Serving: p50/p95/p99 and throughput with and without micro-batching, 64 concurrent clients.
+bench-serving: install
+	$(BIN)/python -m bench.serving --data $(DATA)/banking77

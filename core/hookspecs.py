@@ -116,10 +116,13 @@ def register_routes(register: Callable[[APIRouter], None], suite: Suite) -> None
     """Add HTTP routes to the app ``suite serve`` runs.
 
     Called once per server process while the FastAPI app is assembled, after the core's
-    own routes. Load models lazily or in the router's startup, not here.
+    own routes. Load models lazily or in the router's startup, not here. To predict with a
+    registered text model through the shared micro-batcher (and hot reload), await
+    ``request.app.state.serving.models.predict(name, texts)`` -> ``(version, predictions)``.
 
     :param register: call ``register(router)`` with a ``fastapi.APIRouter``; give it a
-        versioned prefix such as ``/v1/<scenario>``.
+        versioned prefix such as ``/v1/<scenario>``. Its routes require an API key unless
+        the server runs with ``--no-auth``.
     :param suite: the running :class:`core.Suite` (settings, store, registries).
     :returns: nothing.
     """

@@ -24,7 +24,7 @@ def test_version_and_help(builtin_pm):
     assert result.exit_code == 0 and result.stdout.startswith("suite ")
     help_ = invoke(builtin_pm, "--help")
     assert help_.exit_code == 0
-    for command in ("plugins", "doctor", "models", "data", "train", "evaluate", "predict", "run"):
+    for command in ("plugins", "doctor", "models", "data", "serve", "keys", "train", "evaluate", "predict", "run"):
         assert command in help_.stdout
 
 
@@ -36,7 +36,7 @@ def test_doctor_json_reports_every_check(builtin_pm):
     assert report["ok"] is True
     assert set(checks) == {"python", "torch", "device", "bf16", "model", "database", "plugins"}
     assert "packaged" in checks["model"]["detail"]
-    assert "core_0002" in checks["database"]["detail"]
+    assert "core_0003" in checks["database"]["detail"]
 
 
 def test_doctor_fails_when_the_database_is_unreachable(builtin_pm):

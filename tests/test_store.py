@@ -20,10 +20,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from core.errors import StoreError, UnknownNameError
+from core.errors import StoreError, UnknownNameError, UsageError
 from core.store import Store, migrate, safe_url
 
 POSTGRES_ENV = "SUITE_TEST_POSTGRES_URL"
+CORE_HEAD = "core_0003"
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -75,7 +76,7 @@ def tables(url: str) -> set[str]:
 def test_blank_database_migrates_to_heads(store_url: str) -> None:
     store = Store.open(store_url)
     try:
-        assert store.current_revisions() == {"core_0002"}
+        assert store.current_revisions() == {CORE_HEAD}
         store.ping()
     finally:
         store.close()
@@ -98,7 +99,7 @@ def test_sqlite_file_gets_its_folder_and_wal(tmp_path: Path) -> None:
 def test_in_memory_sqlite_works() -> None:
     store = Store.open("sqlite://")
     try:
-        assert store.current_revisions() == {"core_0002"}
+        assert store.current_revisions() == {CORE_HEAD}
         assert store.get_run(store.start_run("s", {})).status == "running"
     finally:
         store.close()
@@ -123,7 +124,7 @@ def test_first_revision_database_upgrades_in_place(store_url: str) -> None:
 
     store = Store.open(store_url)
     try:
-        assert store.current_revisions() == {"core_0002"}
+        assert store.current_revisions() == {CORE_HEAD}
         run = store.get_run(1)
         assert (run.scenario, run.config, run.started_at) == ("legacy", {"lr": 0.1}, now)
         assert store.get_model("old").metrics == {"f1": 0.7}
@@ -140,7 +141,7 @@ def test_reopening_is_idempotent(store_url: str, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr("core.store.command.upgrade", lambda *a, **k: pytest.fail("upgraded a database at head"))
     for _ in range(2):
         again = Store.open(store_url)
-        assert again.current_revisions() == {"core_0002"}
+        assert again.current_revisions() == {CORE_HEAD}
         assert [m.version for m in again.list_models()] == [1]
         again.close()
 
@@ -174,13 +175,13 @@ def test_plugin_migration_folder_is_applied(store_url: str, tmp_path: Path) -> N
     (folder / "myplugin_0001_items.py").write_text(PLUGIN_REVISION)
 
     store = Store.open(store_url, migration_paths=[folder])
-    assert store.current_revisions() == {"core_0002", "myplugin_0001"}
+    assert store.current_revisions() == {CORE_HEAD, "myplugin_0001"}
     store.close()
     assert "myplugin_items" in tables(store_url)
     Store.open(store_url, migration_paths=[folder]).close()  # idempotent with plugins too
     # The plugin gone but the core up to date: the store still opens.
     without = Store.open(store_url)
-    assert without.current_revisions() == {"core_0002", "myplugin_0001"}
+    assert without.current_revisions() == {CORE_HEAD, "myplugin_0001"}
     without.close()
 
 
@@ -188,7 +189,7 @@ def test_plugin_depending_on_the_core_head(store_url: str, tmp_path: Path, monke
     """Alembic then keeps only the plugin's row in the version table: still "at heads"."""
     folder = tmp_path / "later"
     folder.mkdir()
-    source = PLUGIN_REVISION.replace('"core_0001"', '"core_0002"').replace("myplugin", "later")
+    source = PLUGIN_REVISION.replace('"core_0001"', f'"{CORE_HEAD}"').replace("myplugin", "later")
     (folder / "later_0001.py").write_text(source)
     Store.open(store_url, migration_paths=[folder]).close()
     monkeypatch.setattr("core.store.command.upgrade", lambda *a, **k: pytest.fail("upgraded a database at head"))
@@ -207,7 +208,7 @@ def test_plugin_revision_unknown_to_an_upgrade_is_a_store_error(store_url: str, 
     migrate(engine, [folder], revision="myplugin@head")
     engine.dispose()
     with pytest.raises(StoreError, match="cannot be migrated") as info:
-        Store.open(store_url)  # needs core_0002 but cannot place myplugin_0001
+        Store.open(store_url)  # needs the newer core revisions but cannot place myplugin_0001
     assert "\n" not in str(info.value)
 
 
@@ -379,3 +380,28 @@ def test_unreachable_url_is_a_one_line_store_error(url: str) -> None:
     message = str(info.value)
     assert message.startswith("database ") and "unreachable: " in message
     assert "\n" not in message and "s3cret" not in message
+
+
+# --------------------------------------------------------------------------------------
+# API keys
+# --------------------------------------------------------------------------------------
+
+
+def test_api_keys_are_stored_hashed_and_revocable(store: Store) -> None:
+    entry, secret = store.create_api_key("crm")
+    assert secret.startswith(entry.prefix) and len(secret) > 40 and entry.active
+    assert store.verify_api_key(secret) == entry
+    assert store.verify_api_key(secret + "x") is None
+    with store.read() as s:
+        assert secret not in repr(list(s.execute(sa.text("SELECT * FROM api_keys"))))
+    with pytest.raises(UsageError, match="live key named 'crm'"):
+        store.create_api_key("crm")
+    with pytest.raises(UsageError, match="not only digits"):
+        store.create_api_key("42")
+    revoked = store.revoke_api_key("crm")
+    assert revoked.revoked_at is not None and store.verify_api_key(secret) is None
+    assert store.revoke_api_key(str(entry.id)).revoked_at == revoked.revoked_at  # revoking twice keeps the first time
+    again, _ = store.create_api_key("crm")  # the name is free once its key is revoked
+    assert [(k.id, k.active) for k in store.list_api_keys()] == [(entry.id, False), (again.id, True)]
+    with pytest.raises(UnknownNameError, match="no live API key 'nope'"):
+        store.revoke_api_key("nope")

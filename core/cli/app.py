@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from core.app import Suite
-from core.cli import data_cmd, doctor, models_cmd, plugins_cmd, verbs
+from core.cli import data_cmd, doctor, keys_cmd, models_cmd, plugins_cmd, serve_cmd, verbs
 from core.cli.errors import SuiteGroup, debug_enabled, show_error
 from core.errors import SuiteError
 from core.plugins import SuitePluginManager, make_plugin_manager
@@ -63,6 +63,8 @@ def build_app(pm: SuitePluginManager, settings: Settings | None = None) -> typer
     doctor.register(app)
     models_cmd.register(app)
     data_cmd.register(app)
+    serve_cmd.register(app)
+    keys_cmd.register(app)
     verbs.register(app, Suite(base, pm))
     pm.hook.register_commands(cli=app)
     return app

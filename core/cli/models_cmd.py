@@ -1,4 +1,4 @@
-"""``suite models list``: the model registry."""
+"""``suite models list|activate``: the model registry."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 from core.cli import get_suite
 from core.cli.options import JsonFlag
-from core.cli.output import display_table
+from core.cli.output import display_table, err
 
 
 def register(app: typer.Typer) -> None:
@@ -31,3 +31,13 @@ def register(app: typer.Typer) -> None:
             json_output=json_output,
             empty="no models registered yet: train one with 'suite train SCENARIO'",
         )
+
+    @group.command("activate")
+    def activate(
+        ctx: typer.Context,
+        name: Annotated[str, typer.Argument(help="Registered model name.")],
+        version: Annotated[int, typer.Argument(min=1, help="The version to serve (roll forward or back).")],
+    ) -> None:
+        """Make VERSION the active version of NAME; running servers swap to it within seconds."""
+        entry = get_suite(ctx).store.activate_model(name, version)
+        err().print(f"model '{entry.name}' version {entry.version} is active", highlight=False, markup=False)

@@ -8,8 +8,10 @@ plain dataclasses, never ORM objects, so nothing they hold depends on an open se
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -30,10 +32,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from core.errors import StoreError, UnknownNameError
-from core.store.schema import RUN_STATUSES, Model, Run, RunMetric, utcnow
+from core.errors import StoreError, UnknownNameError, UsageError
+from core.store.schema import RUN_STATUSES, ApiKey, Model, Run, RunMetric, utcnow
 
 __all__ = [
+    "ApiKeyEntry",
     "CORE_VERSIONS_DIR",
     "EpochEntry",
     "MIGRATIONS_DIR",
@@ -51,6 +54,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_CONNECT_TIMEOUT_S = 10
 WRITE_ATTEMPTS = 10  # a writer that loses a unique-constraint race retries this often
 _WRITE_OPTION = "suite_write"  # execution option: SQLite takes the write lock at BEGIN
+API_KEY_PREFIX = "sk-"
+API_KEY_SHOWN = 10  # characters of a key kept in clear to tell keys apart (prefix + 7)
 
 T = TypeVar("T")
 
@@ -95,6 +100,30 @@ class ModelEntry:
     id: int
     created_at: datetime
     run_id: int | None
+
+
+@dataclass(frozen=True)
+class ApiKeyEntry:
+    """A key as listings show it: never the secret, only its first characters."""
+
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def _key_entry(row: ApiKey) -> ApiKeyEntry:
+    return ApiKeyEntry(row.id, row.name, row.prefix, row.created_at, row.revoked_at)
+
+
+def hash_api_key(secret: str) -> str:
+    """SHA-256 hex of a key: a random 256-bit secret needs no salt or slow hash."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _run_entry(row: Run) -> RunEntry:
@@ -501,3 +530,59 @@ class Store:
                 return row
         versions = ", ".join(str(r.version) for r in rows)
         raise UnknownNameError(f"model '{name}' has no version {version} (available: {versions})")
+
+    # -- API keys ----------------------------------------------------------------------
+
+    def create_api_key(self, name: str) -> tuple[ApiKeyEntry, str]:
+        """A new key named ``name`` and its secret: the only time the secret exists in clear."""
+        name = name.strip()
+        if not name or name.isdigit() or len(name) > 200:
+            raise UsageError(f"key name '{name}': use 1-200 characters, not only digits (ids are numbers)")
+        secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+        def work(s: Session) -> ApiKeyEntry:
+            live = s.scalar(select(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None)))
+            if live is not None:
+                raise UsageError(f"a live key named '{name}' exists (id {live.id})",
+                                 hint=f"revoke it first (suite keys revoke {live.id}) or pick another name")
+            row = ApiKey(name=name, prefix=secret[:API_KEY_SHOWN], key_hash=hash_api_key(secret), created_at=utcnow())
+            s.add(row)
+            s.flush()
+            return _key_entry(row)
+
+        return self._write(work), secret
+
+    def list_api_keys(self) -> list[ApiKeyEntry]:
+        with self._read() as s:
+            return [_key_entry(row) for row in s.scalars(select(ApiKey).order_by(ApiKey.id))]
+
+    def revoke_api_key(self, id_or_name: str | int) -> ApiKeyEntry:
+        """Revoke by id, or the live key of that name; revoking twice keeps the first time."""
+
+        def work(s: Session) -> ApiKeyEntry:
+            row = self._api_key(s, str(id_or_name).strip())
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+                s.flush()
+            return _key_entry(row)
+
+        return self._write(work)
+
+    def verify_api_key(self, secret: str) -> ApiKeyEntry | None:
+        """The live key whose secret this is, else ``None`` (unknown or revoked)."""
+        query = select(ApiKey).where(ApiKey.key_hash == hash_api_key(secret), ApiKey.revoked_at.is_(None))
+        with self._read() as s:
+            row = s.scalar(query)
+            return _key_entry(row) if row is not None else None
+
+    @staticmethod
+    def _api_key(s: Session, id_or_name: str) -> ApiKey:
+        if id_or_name.isdigit():
+            row = s.get(ApiKey, int(id_or_name))
+        else:
+            row = s.scalar(select(ApiKey).where(ApiKey.name == id_or_name, ApiKey.revoked_at.is_(None)))
+        if row is None:
+            live = ", ".join(f"{k.id} ({k.name})" for k in s.scalars(
+                select(ApiKey).where(ApiKey.revoked_at.is_(None)).order_by(ApiKey.id))) or "none"
+            raise UnknownNameError(f"no live API key '{id_or_name}' (live keys: {live})")
+        return row
