@@ -91,7 +91,7 @@ def test_list_table_and_hook_filter(builtin_pm):
     runner = CliRunner()
     table = runner.invoke(build_app(builtin_pm), ["plugins", "list"])
     assert table.exit_code == 0 and "finance_sentiment" in table.stdout
-    none = runner.invoke(build_app(builtin_pm), ["plugins", "list", "--json", "--hook", "register_routes"])
+    none = runner.invoke(build_app(builtin_pm), ["plugins", "list", "--json", "--hook", "register_sources"])
     assert none.exit_code == 0 and json.loads(none.stdout) == []
     defaults = runner.invoke(build_app(builtin_pm), ["plugins", "list", "--json", "--all"])
     assert "core.default_plugins.adapters" in {p["name"] for p in json.loads(defaults.stdout)}
