@@ -1,0 +1,325 @@
+"""The customer-service plugin: calibration on synthetic scores, the answer book and knowledge
+base files, a scripted terminal chat over all three routes, feedback -> export -> retraining
+with a new intent, and the HTTP route's answers to bad input (a one-layer model: seconds)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from core import DataError, ReadOptions
+from core.cli.app import build_app
+from core.plugins import make_plugin_manager
+from core.settings import Settings
+from plugins.customer_service.adapters import RasaNluAdapter
+from plugins.customer_service.answers import AnswerBook
+from plugins.customer_service.calibration import choose_threshold, decide, fit_temperature, nll
+from plugins.customer_service.config import SAMPLE_ANSWERS, SAMPLE_KNOWLEDGE, SAMPLE_TRAIN
+from plugins.customer_service.knowledge import load_entries
+
+INTENTS = {"card_lost", "card_declined", "greeting", "human_agent", "check_balance", "oos"}
+TEMPLATE = "I lost my card"
+RETRIEVAL = "how much cash can I take out in one day"  # out of scope for the intents, answered by the FAQ
+ESCALATION = "what's the weather like tomorrow"  # neither
+
+
+def invoke(*args: str, home: Path | None = None):
+    settings = Settings(home=home) if home else Settings()
+    return CliRunner().invoke(build_app(make_plugin_manager(settings), settings), list(args))
+
+
+# --------------------------------------------------------------------------------------
+# Calibration on synthetic scores
+# --------------------------------------------------------------------------------------
+
+
+def test_threshold_is_the_lowest_meeting_the_target_precision() -> None:
+    conf = [0.99, 0.95, 0.90, 0.80, 0.70, 0.60]
+    correct = [True, True, True, False, True, False]
+    strict = choose_threshold(conf, correct, 0.95)
+    assert (strict.threshold, strict.precision, strict.coverage, strict.met) == (0.90, 1.0, 0.5, True)
+    loose = choose_threshold(conf, correct, 0.75)
+    assert loose.threshold == 0.70 and loose.precision == 0.8 and loose.met
+
+
+def test_threshold_never_cuts_between_equal_confidences_and_says_when_the_target_is_missed() -> None:
+    choice = choose_threshold([0.9, 0.9, 0.8], [True, False, True], 0.9)
+    assert not choice.met and choice.threshold == 0.8 and choice.precision == pytest.approx(2 / 3)
+
+
+def test_threshold_on_noisy_synthetic_scores_reaches_the_target() -> None:
+    rng = np.random.default_rng(0)
+    correct = rng.random(2000) < 0.8
+    conf = np.clip(np.where(correct, rng.normal(0.85, 0.1, 2000), rng.normal(0.55, 0.15, 2000)), 0, 1)
+    choice = choose_threshold(conf, correct, 0.95)
+    accepted = conf >= choice.threshold
+    assert choice.met and correct[accepted].mean() >= 0.95
+    lower = conf[conf < choice.threshold].max()  # one step lower would miss the target
+    assert correct[conf >= lower].mean() < 0.95
+
+
+def test_expected_oos_share_raises_the_threshold_when_validation_has_few_oos() -> None:
+    from plugins.customer_service.calibration import oos_weight
+
+    # 95 in-scope texts (90 right) and 5 out-of-scope ones the model answered with middling confidence.
+    gold = ["in"] * 95 + ["oos"] * 5
+    conf = [0.99] * 90 + [0.5] * 5 + [0.7] * 5
+    correct = [True] * 90 + [False] * 5 + [False] * 5
+    plain = choose_threshold(conf, correct, 0.9)
+    assert plain.threshold == 0.5  # 90 right of 100 answered: the target is met without rejecting anything
+    weight = oos_weight(gold, "oos", 0.3)
+    assert weight == pytest.approx(0.3 / 0.7 * 95 / 5)
+    weighted = choose_threshold(conf, correct, 0.9, [weight if g == "oos" else 1.0 for g in gold])
+    assert weighted.threshold == 0.99 and weighted.met  # as often as live traffic would bring them, they cost too much
+
+
+def test_temperature_scaling_lowers_nll_of_over_confident_logits() -> None:
+    rng = np.random.default_rng(1)
+    n, k = 1000, 10
+    gold = rng.integers(0, k, n)
+    predicted = np.where(rng.random(n) < 0.7, gold, rng.integers(0, k, n))  # 70% right ...
+    logits = rng.normal(0, 1, (n, k))
+    logits[np.arange(n), predicted] += 12  # ... but ~100% sure
+    t = fit_temperature(logits, gold)
+    assert t > 2 and nll(logits, gold, t) < 0.5 * nll(logits, gold)
+    assert (logits / t).argmax(-1).tolist() == logits.argmax(-1).tolist()  # the winner never changes
+
+
+def test_a_perfect_validation_split_does_not_sharpen_the_model() -> None:
+    from plugins.customer_service.calibration import calibrate
+
+    logits = np.array([[4.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 2.0]])
+    calibration = calibrate(logits, ["a", "b", "oos"], ["a", "b", "oos"], oos_label="oos", target=0.95)
+    assert calibration.temperature >= 1.0  # NLL alone would drive T to its lower bound
+    assert calibration.threshold <= float(np.exp(3) / (np.exp(3) + 2))  # the weakest in-scope answer still passes
+
+
+def test_decision_reasons() -> None:
+    labels = ["card_lost", "card_declined", "oos"]
+    kw = dict(oos_label="oos", threshold=0.5, margin=0.1)
+    assert decide(np.array([0.9, 0.05, 0.05]), labels, **kw).reason == "confident"
+    assert decide(np.array([0.1, 0.1, 0.8]), labels, **kw).reason == "out-of-scope"
+    assert decide(np.array([0.45, 0.3, 0.25]), labels, **kw).reason == "low-confidence"
+    ambiguous = decide(np.array([0.52, 0.46, 0.02]), labels, **kw)
+    assert ambiguous.reason == "ambiguous" and not ambiguous.accepted and ambiguous.runner_up == "card_declined"
+
+
+# --------------------------------------------------------------------------------------
+# Answer book and knowledge base files
+# --------------------------------------------------------------------------------------
+
+
+def test_sample_answer_book_renders_slots_and_languages() -> None:
+    book = AnswerBook.load(SAMPLE_ANSWERS)
+    greeting = book.get("greeting")
+    assert greeting is not None
+    assert book.render(greeting.templates, "de", {"customer_name": "Ada"}).startswith("Hallo Ada, willkommen bei der Harbourline Bank")
+    assert book.render(greeting.templates, "fr", {}).startswith("Hello there")  # unknown language: the book's
+    assert book.get("human_agent").escalate  # type: ignore[union-attr]
+
+
+def test_answer_book_typo_in_a_slot_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "answers.yml"
+    path.write_text("slots:\n  name: you\nanswers:\n  greeting:\n    en: Hello {nmae}\n", encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        AnswerBook.load(path)
+    assert str(caught.value).startswith(f"{path}:5: field 'answers.greeting.en': unknown slot '{{nmae}}'")
+
+
+def test_knowledge_base_reads_faq_and_markdown_sections(tmp_path: Path) -> None:
+    entries = load_entries([SAMPLE_KNOWLEDGE])
+    assert any(e.title.startswith("What is the daily limit") for e in entries)
+    doc = tmp_path / "guide.md"
+    doc.write_text("# Guide\n\n## Cards\n\nUse the app.\n\n```\n# not a heading\n```\n\n### Abroad\n\nIt works.\n", encoding="utf-8")
+    sections = load_entries([doc])
+    assert [(e.title, e.line) for e in sections] == [("Cards", 3), ("Cards > Abroad", 11)]
+    assert "# not a heading" in sections[0].answer
+    faq = tmp_path / "faq.csv"
+    faq.write_text("question,answer\nWhat?,That.\nWhy?,\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"faq.csv:3: field 'answer': empty text"):
+        load_entries([faq])
+
+
+# --------------------------------------------------------------------------------------
+# A trained model: chat, feedback round trip, HTTP
+# --------------------------------------------------------------------------------------
+
+
+def write_subset(path: Path) -> Path:
+    """A few of the sample bank's intents (and all its out-of-scope examples) as CSV."""
+    records = [r for r in RasaNluAdapter().read(str(SAMPLE_TRAIN), ReadOptions()) if r.fields["label"] in INTENTS]
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows([r.fields["text"], r.fields["label"]] for r in records)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """(home, model folder, training CSV), trained once for the module. Validating on the
+    training texts makes the calibrated threshold admit them, so the routes below are stable."""
+    home = tmp_path_factory.mktemp("cs-home")
+    data = write_subset(home / "train.csv")
+    result = invoke("train", "customer-service", "--train", str(data), "--eval", str(data), "--model", str(tiny_model),
+                    "--epochs", "6", "--lr", "2e-3", "--batch-size", "16", "--patience", "0", "--no-baseline", "--json",
+                    home=home)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["intents"] == 5 and out["calibration"]["oos_label"] == "oos"
+    assert (Path(out["path"]) / "customer_service.json").is_file()
+    return home, Path(out["path"]), data
+
+
+def test_terminal_chat_shows_template_retrieval_and_escalation(trained: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    _, model, _ = trained
+    env = {**os.environ, "SUITE_HOME": str(tmp_path / "chat-home"), "HF_HUB_OFFLINE": "1", "COLUMNS": "400"}
+    child = pexpect.spawn(sys.executable, ["-m", "core.cli.app", "run", "customer-service", "--model", str(model)],
+                          env=env, encoding="utf-8", timeout=60)
+    try:
+        child.expect("you> ")
+        child.sendline(TEMPLATE)
+        child.expect(r"bot> (.*?)\r\n\s+\[turn (\d+) · template · intent card_lost")
+        assert "Freeze the card" in child.match.group(1)
+        child.expect("you> ")
+        child.sendline(RETRIEVAL)
+        child.expect(r"bot> (.*?)\r\n\s+\[turn \d+ · retrieval · .*?knowledge base 'What is the daily limit")
+        assert "500 a day" in child.match.group(1)
+        child.expect("you> ")
+        child.sendline(ESCALATION)
+        child.expect(r"bot> (.*?)\r\n\s+\[turn \d+ · escalation · ticket (\d+) · .*?no knowledge-base entry")
+        assert f"ticket number is {child.match.group(2)}" in child.match.group(1)
+        child.expect("you> ")
+        child.sendline("/quit")
+        child.expect(r"bye \(session \w+, 3 turn")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    tickets = invoke("cs", "tickets", "--json", home=tmp_path / "chat-home")
+    assert [t["text"] for t in json.loads(tickets.stdout)] == [ESCALATION]
+
+
+def test_feedback_round_trip_exports_the_correction_and_retraining_adds_the_intent(
+        trained: tuple[Path, Path, Path], tiny_model: Path, tmp_path: Path) -> None:
+    _, model, data = trained
+    messages = tmp_path / "messages.txt"
+    new_text = "I'd like a mortgage for my first flat"
+    messages.write_text(f"{TEMPLATE}\n{new_text}\n{ESCALATION}\n", encoding="utf-8")
+    replies = tmp_path / "replies.jsonl"
+    ran = invoke("run", "customer-service", "--input", str(messages), "--model", str(model), "--output", str(replies))
+    assert ran.exit_code == 0, ran.output
+    rows = [json.loads(line) for line in replies.read_text(encoding="utf-8").splitlines()]
+    assert [r["route"] for r in rows][0] == "template" and rows[2]["route"] == "escalation"
+    assert {"reply", "route", "intent", "confidence", "session_id", "turn_id", "why"} <= set(rows[0])
+    assert len({r["session_id"] for r in rows}) == 1
+
+    fed = invoke("cs", "feedback", str(rows[1]["turn_id"]), "--intent", "mortgage")
+    assert fed.exit_code == 0, fed.output
+    unknown = invoke("cs", "feedback", "999", "--intent", "mortgage")
+    assert unknown.exit_code == 2 and "no turn 999" in unknown.output
+    export = tmp_path / "export.csv"
+    assert invoke("cs", "export", "--out", str(export)).exit_code == 0
+    exported = list(csv.DictReader(export.open(encoding="utf-8")))
+    assert {"text": new_text, "label": "mortgage", "status": "corrected"}.items() <= exported[0].items()
+    assert any(r["text"] == ESCALATION and r["label"] == "" and r["status"] == "needs-label" for r in exported)
+
+    retrained = invoke("train", "customer-service", "--train", str(data), "--eval", str(data), "--train-extra", str(export),
+                       "--model", str(tiny_model), "--epochs", "1", "--no-baseline", "--json")
+    assert retrained.exit_code == 0, retrained.output
+    out = json.loads(retrained.stdout)
+    assert out["intents"] == 6 and out["extra_examples"] == 1
+    labels = json.loads((Path(out["path"]) / "suite_head.json").read_text(encoding="utf-8"))["labels"]
+    assert "mortgage" in labels
+
+
+def test_evaluate_reports_in_scope_accuracy_and_oos_precision_recall(trained: tuple[Path, Path, Path]) -> None:
+    _, model, data = trained
+    result = invoke("evaluate", "customer-service", "--data", str(data), "--model", str(model), "--json")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)["metrics"]
+    assert {"in_scope_accuracy", "oos_precision", "oos_recall", "confusion_matrix", "threshold"} <= set(metrics)
+    assert len(metrics["confusion_matrix"]) == 6 and metrics["in_scope_accuracy"] > 0.8
+    predicted = invoke("predict", "customer-service", TEMPLATE, ESCALATION, "--model", str(model), "--json")
+    assert predicted.exit_code == 0, predicted.output
+    rows = json.loads(predicted.stdout)["predictions"]
+    assert [(r["intent"], r["answer"]) for r in rows] == [("card_lost", True), ("oos", False)]
+
+
+def test_run_without_a_model_says_how_to_train_one() -> None:
+    result = invoke("run", "customer-service")
+    assert result.exit_code == 2
+    assert f"suite train customer-service --train {SAMPLE_TRAIN}" in result.output
+    assert "Traceback" not in result.output
+
+
+def http_client(suite):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from plugins.customer_service.routes import build_router
+
+    app = FastAPI()
+    app.include_router(build_router(suite))
+    return TestClient(app)
+
+
+def test_http_reply_feedback_and_bad_input(trained: tuple[Path, Path, Path]) -> None:
+    from core import Suite
+
+    home, _, _ = trained
+    settings = Settings(home=home)
+    client = http_client(Suite(settings, make_plugin_manager(settings)))
+    url = "/v1/customer-service/reply"
+    ok = client.post(url, json={"text": TEMPLATE})
+    assert ok.status_code == 200, ok.text
+    body = ok.json()
+    assert body["route"] == "template" and body["intent"] == "card_lost" and 0 < body["confidence"] <= 1
+    again = client.post(url, json={"text": "hello", "session_id": body["session_id"], "language": "de",
+                                   "slots": {"customer_name": "Ada"}}).json()
+    assert again["session_id"] == body["session_id"] and again["reply"].startswith("Hallo Ada")
+
+    def refused(payload: object, needle: str) -> None:
+        answer = client.post(url, json=payload)
+        assert 400 <= answer.status_code < 500, answer.text
+        assert needle in answer.text, answer.text
+
+    refused({"text": ""}, "text is empty")
+    refused({"text": "   "}, "text is empty")
+    refused({"text": "x" * 100_001}, "over the limit of 100,000")
+    refused({"text": 42}, "valid string")
+    refused({"text": ["a"]}, "valid string")
+    refused({"text": "hi", "session_id": 7}, "valid string")
+    refused({}, "Field required")
+    refused({"text": "hi", "colour": "red"}, "Extra inputs are not permitted")
+
+    feedback = "/v1/customer-service/feedback"
+    assert client.post(feedback, json={"turn_id": body["turn_id"], "intent": "card_lost"}).status_code == 200
+    assert client.post(feedback, json={"turn_id": 10**6, "intent": "card_lost"}).status_code == 404
+    assert client.post(feedback, json={"turn_id": "1", "intent": "card_lost"}).status_code == 422
+    assert client.post(feedback, json={"turn_id": 1, "intent": "two words"}).status_code == 422
+
+
+def test_http_route_through_the_core_server(trained: tuple[Path, Path, Path]) -> None:
+    serving = pytest.importorskip("core.serving")
+    if not hasattr(serving, "create_app"):
+        pytest.skip("core.serving.create_app not available")
+    from fastapi.testclient import TestClient
+
+    from core import Suite
+
+    home, _, _ = trained
+    settings = Settings(home=home)
+    with TestClient(serving.create_app(Suite(settings, make_plugin_manager(settings)), auth=False, poll_interval_s=0)) as client:
+        bad = client.post("/v1/customer-service/reply", json={"text": ""})
+        assert bad.status_code == 422 and "text is empty" in bad.json()["error"]
+        good = client.post("/v1/customer-service/reply", json={"text": ESCALATION})
+        assert good.status_code == 200 and good.json()["route"] == "escalation"
