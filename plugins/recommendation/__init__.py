@@ -1,4 +1,8 @@
-"""Recommendation: text-based interest scoring and ranking."""
+"""Recommendation: text-based interest scoring and ranking.
+
+Registers the MovieLens items adapter, the ``interest-pair`` head (two-tower pair scorer),
+the ``recommendation`` scenario (train, evaluate, run) and the ``/v1/recommendation`` routes.
+"""
 
 from core import hookimpl
 from plugins.recommendation.adapters import MovieLensItemsAdapter
@@ -7,3 +11,17 @@ from plugins.recommendation.adapters import MovieLensItemsAdapter
 @hookimpl
 def register_data_adapters(register):
     register(MovieLensItemsAdapter())
+
+
+@hookimpl
+def register_task_heads(register):
+    from plugins.recommendation.head import InterestHead
+
+    register(InterestHead)
+
+
+@hookimpl
+def register_scenarios(register):
+    from plugins.recommendation.scenario import RecommendationScenario
+
+    register(RecommendationScenario())

@@ -1,0 +1,295 @@
+"""``suite train|evaluate|run recommendation``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import numpy as np
+import typer
+
+from core import ClassificationScenario, Suite, TextExample, UsageError
+from core.cli import options as opt
+from core.training.config import TrainConfig
+from plugins.recommendation.data import Item, PositiveRule, load_interactions, load_items, load_profiles, temporal_split
+from plugins.recommendation.recommender import FEATURES, Behaviour, Ranker, Recommender
+from plugins.recommendation.signals import Signals
+from plugins.recommendation.texts import user_text
+from plugins.recommendation.training import NEGATIVE_KINDS, PairSampler, pairs_for_user
+
+if TYPE_CHECKING:
+    from core import Predictor
+
+SAMPLES = Path(__file__).parent / "samples"
+HARD_POOL = 50  # hard negatives come from the zero-shot retriever's top items for the user
+RANKER_NEGATIVES = 20  # random catalogue items per held-out like when the ranker is fitted
+
+ItemsFile = Annotated[str, typer.Option("--items", help="Catalogue: CSV/JSONL with id,title,text,tags, or a MovieLens folder.")]
+InteractionsFile = Annotated[str, typer.Option("--interactions", help="user,item,time,signal,value rows, or MovieLens ratings.csv.")]
+UsersFile = Annotated[Optional[str], typer.Option("--users", help="Optional user,profile rows.")]
+Positive = Annotated[str, typer.Option("--positive", help="Which interactions are likes, e.g. purchase,rating>=4 (add click to count clicks).")]
+Holdout = Annotated[float, typer.Option("--holdout", help="Each user's latest share of interactions kept out of training for `suite evaluate` (0: train on all).")]
+Targets = Annotated[int, typer.Option("--targets-per-user", help="Latest likes per user turned into training pairs.")]
+Negatives = Annotated[str, typer.Option("--negatives", help="Negative kinds per positive: random, popular, hard (comma-separated).")]
+Name = Annotated[Optional[str], typer.Option("--name", help="Registry name of the trained model (default: recommendation).")]
+UserOption = Annotated[Optional[str], typer.Option("--user", "-u", help="Recommend for this user.")]
+AllUsers = Annotated[bool, typer.Option("--all-users", help="Recommend for every known user (with --out).")]
+TopK = Annotated[int, typer.Option("-k", "--top", help="How many items to recommend.")]
+OutFile = Annotated[Optional[Path], typer.Option("--out", help="Write one JSON line per user here.")]
+CatalogueOverride = Annotated[Optional[str], typer.Option("--items", help="A newer catalogue: new items are embedded now, no retraining.")]
+
+RECOMMENDATION_DEFAULTS = TrainConfig(epochs=2, learning_rate=5e-5, batch_size=32, max_length=128,
+                                      early_stopping_patience=1, baseline=False)
+
+
+class RecommendationScenario(ClassificationScenario):
+    name = "recommendation"
+    help = "Rank items by a user's interest, read from the text of what they liked."
+    head_name = "interest-pair"
+
+    # -- train ---------------------------------------------------------------------------
+    def train(self, suite: Suite, items: ItemsFile, interactions: InteractionsFile, users: UsersFile = None,
+              positive: Positive = "purchase,rating>=4", holdout: Holdout = 0.2, targets_per_user: Targets = 8,
+              negatives: Negatives = "random,popular,hard", model: opt.ModelOption = None, name: Name = None,
+              training: TrainConfig = RECOMMENDATION_DEFAULTS) -> dict[str, Any]:
+        """Fine-tune the interest model on liked items against sampled negatives, then fit the ranker."""
+        from core.models import resolve_model
+
+        rule = PositiveRule.parse(positive)
+        kinds = [k.strip() for k in negatives.split(",") if k.strip()]
+        if not kinds or set(kinds) - set(NEGATIVE_KINDS):
+            raise UsageError(f"--negatives: expected some of {', '.join(NEGATIVE_KINDS)}, got '{negatives}'")
+        catalogue = load_items(suite, items)
+        rows = load_interactions(suite, interactions, items=catalogue)
+        profiles = load_profiles(suite, users)
+        split = temporal_split(rows, holdout)
+        behaviour = Behaviour.of(split.train, rule)
+        before, held = behaviour.without_last_like()
+        if not held:
+            raise UsageError(f"{interactions}: no user has two liked items under --positive {rule.spec()}")
+        encoder = resolve_model(model or suite.settings.model, offline=suite.settings.offline, store=suite.store)
+        typer.echo(f"{len(catalogue)} items, {len(rows)} interactions ({len(split.train)} for training), "
+                   f"{len(behaviour.liked)} users with likes; mining hard negatives...", err=True)
+        hard = self._hard_negatives(catalogue, before, profiles, str(encoder.path)) if "hard" in kinds else {}
+        sampler = PairSampler(list(catalogue), Signals.fit(list(catalogue), before.liked, before.item_times,
+                                                           before.cutoff).popularity, np.random.default_rng(training.seed))
+        train_pairs: list[TextExample] = []
+        for user, liked in before.liked.items():
+            train_pairs += pairs_for_user(catalogue, liked, behaviour.interacted[user], profiles.get(user, ""), sampler,
+                                          targets=targets_per_user, negatives=kinds, hard=hard.get(user, ()))
+        valid_pairs = [ex for user, item in held.items()
+                       for ex in pairs_for_user(catalogue, before.liked[user] + [item], behaviour.interacted[user],
+                                                profiles.get(user, ""), sampler, targets=1, negatives=kinds,
+                                                hard=hard.get(user, ()))]
+        typer.echo(f"{len(train_pairs)} training pairs, {len(valid_pairs)} validation pairs", err=True)
+        result = self.fit(suite, train_pairs, valid_pairs, model=model, name=name or self.name, config=training,
+                          resume=False, head_options={})
+        if "path" not in result:
+            return result
+        folder = Path(result["path"])
+        recommender = Recommender(self._predictor(suite, folder), catalogue, np.zeros((0, 0), np.float32), before,
+                                  Signals.fit(list(catalogue), before.liked, before.item_times, before.cutoff), None, profiles)
+        recommender.vectors = recommender.embed([item.model_text() for item in catalogue.values()])
+        recommender.ranker = fit_ranker(recommender, held, np.random.default_rng(training.seed))
+        recommender.behaviour = behaviour
+        recommender.signals = Signals.fit(list(catalogue), behaviour.liked, behaviour.item_times, behaviour.cutoff)
+        recommender.save(folder, {"positive": rule.spec(), "holdout": holdout, "encoder": str(encoder.path),
+                                  "items": items, "interactions": interactions})
+        result.update(items=len(catalogue), users=len(behaviour.liked), train_pairs=len(train_pairs),
+                      ranker=recommender.ranker.weights)
+        return result
+
+    def _hard_negatives(self, catalogue: dict[str, Item], behaviour: Behaviour, profiles: dict[str, str],
+                        encoder: str) -> dict[str, list[str]]:
+        """Per user, the catalogue items the untuned encoder finds most similar and the user never touched."""
+        embed = zero_shot_embedder(encoder, precision="int8")
+        ids = list(catalogue)
+        vectors = embed([catalogue[i].model_text() for i in ids])
+        users = list(behaviour.liked)
+        texts = [user_text([catalogue[i] for i in behaviour.liked[u]], profiles.get(u, "")) for u in users]
+        scores = embed(texts) @ vectors.T
+        pool: dict[str, list[str]] = {}
+        for user, row in zip(users, scores):
+            touched = behaviour.interacted.get(user, set())
+            pool[user] = [ids[i] for i in np.argsort(-row)[: HARD_POOL + len(touched)] if ids[i] not in touched][:HARD_POOL]
+        return pool
+
+    # -- evaluate ------------------------------------------------------------------------
+    def evaluate(self, suite: Suite, items: ItemsFile, interactions: InteractionsFile, users: UsersFile = None,
+                 model: opt.ModelOption = None) -> dict[str, Any]:
+        """The model and the baselines on the held-out latest interactions of each user."""
+        from plugins.recommendation.evaluation import Setup, embedding_scorer, evaluate_methods, item_knn, popularity, tfidf
+
+        folder = self._folder(suite, model)
+        state = json.loads((folder / "recommendation.json").read_text(encoding="utf-8"))
+        if not state.get("holdout"):
+            raise UsageError(f"model '{model or self.name}' was trained on every interaction (--holdout 0)",
+                             hint="train with --holdout 0.2 to evaluate it on what it has not seen")
+        catalogue = load_items(suite, items)
+        rows = load_interactions(suite, interactions, items=catalogue)
+        setup = Setup.of(catalogue, rows, PositiveRule.parse(state["positive"]), state["holdout"], load_profiles(suite, users))
+        if not setup.users:
+            raise UsageError(f"{interactions}: no user has a held-out like to evaluate on")
+        recommender = Recommender.load(folder, self._predictor(suite, folder), catalogue)
+        recommender.behaviour, recommender.signals = setup.behaviour, setup.signals
+        methods = {
+            "popularity": popularity,
+            "item-knn": item_knn,
+            "tf-idf": tfidf,
+            "zero-shot embedding": embedding_scorer(zero_shot_embedder(state["encoder"], precision="fp32")),
+            "interest model (text only)": lambda s: score_users(recommender, s, blended=False),
+            "ranker (interest + behaviour)": lambda s: score_users(recommender, s, blended=True),
+        }
+        table = evaluate_methods(setup, methods, progress=lambda name: typer.echo(f"scoring: {name}", err=True))
+        best_other = max(v["ndcg@10"] for k, v in table.items() if k in ("popularity", "item-knn"))
+        ours = table["ranker (interest + behaviour)"]["ndcg@10"]
+        summary = {"best_non_text_ndcg@10": best_other,
+                   "ranker_vs_best_non_text": round(ours / best_other - 1, 4) if best_other else None}
+        report = {"model": model or self.name, "users": len(setup.users), "items": len(catalogue),
+                  "cold_items": int(len(setup.cold_columns())), "holdout": state["holdout"],
+                  "positive": state["positive"], "methods": table, **summary}
+        run_id = suite.store.start_run(self.name, {"verb": "evaluate", "model": model or self.name, "interactions": interactions})
+        suite.store.finish_run(run_id, "completed", metrics={"ndcg@10": ours, **summary})
+        return report | {"run_id": run_id}
+
+    # -- run -------------------------------------------------------------------------------
+    def run(self, suite: Suite, user: UserOption = None, all_users: AllUsers = False, k: TopK = 10,
+            out: OutFile = None, items: CatalogueOverride = None, model: opt.ModelOption = None) -> dict[str, Any]:
+        """Recommend for one user (`--user U`) or for everyone (`--all-users --out recs.jsonl`)."""
+        if bool(user) == all_users:
+            raise UsageError("give --user USER or --all-users")
+        recommender = self.recommender(suite, model, items)
+        if user:
+            recs = recommender.recommend(liked=recommender.history_of(user), profile=recommender.profiles.get(user, ""),
+                                         k=k, exclude=recommender.behaviour.interacted.get(user, ()))
+            result = {"user": user, "recommendations": [r.as_dict() for r in recs]}
+            if out:
+                write_jsonl(out, [result])
+            return result
+        if out is None:
+            raise UsageError("--all-users writes one line per user: give --out FILE")
+        everyone = sorted(set(recommender.behaviour.liked) | set(recommender.profiles))
+        from tqdm.auto import tqdm
+
+        lines = []
+        for name in tqdm(everyone, desc="recommending", unit="user", file=sys.stderr, dynamic_ncols=True):
+            recs = recommender.recommend(liked=recommender.behaviour.liked.get(name, []), profile=recommender.profiles.get(name, ""),
+                                         k=k, exclude=recommender.behaviour.interacted.get(name, ()))
+            lines.append({"user": name, "recommendations": [r.as_dict() for r in recs]})
+        write_jsonl(out, lines)
+        return {"users": len(lines), "out": str(out)}
+
+    def render(self, verb: str, result: dict[str, Any]) -> str | None:
+        if verb == "evaluate":
+            return render_table(result)
+        if verb == "run" and "recommendations" in result:
+            lines = [f"Recommendations for {result['user']}:"]
+            lines += [f"{n:>3}. {r['title']}  [{r['item']}]  {r['score']:.3f}  ({r['because']})"
+                      for n, r in enumerate(result["recommendations"], 1)]
+            return "\n".join(lines)
+        return None
+
+    # -- loading ---------------------------------------------------------------------------
+    def _folder(self, suite: Suite, model: str | None) -> Path:
+        return Path(self.predictor_folder(suite, model))
+
+    def predictor_folder(self, suite: Suite, model: str | None) -> str:
+        from core.errors import UnknownNameError
+
+        spec = model or self.name
+        if Path(spec).is_dir():
+            return spec
+        try:
+            return suite.store.get_model(spec).path
+        except UnknownNameError as exc:
+            hint = f"train one with: suite train {self.name} --items FILE --interactions FILE"
+            raise UnknownNameError(str(exc), hint=hint) from None
+
+    def _predictor(self, suite: Suite, folder: Path) -> Predictor:
+        return self.predictor(suite, str(folder))
+
+    def recommender(self, suite: Suite, model: str | None, items: str | None = None) -> Recommender:
+        folder = self._folder(suite, model)
+        catalogue = load_items(suite, items) if items else None
+        return Recommender.load(folder, self._predictor(suite, folder), catalogue)
+
+
+def zero_shot_embedder(encoder: str, *, precision: str) -> Any:
+    """Sentence vectors of the untuned encoder (mean pooling, as all-MiniLM was trained)."""
+    from transformers import AutoTokenizer
+
+    from core import Predictor
+    from core.heads.embedding import EmbeddingHead
+    from core.heads.modeling import PooledEncoder
+
+    predictor = Predictor(EmbeddingHead(), PooledEncoder.from_encoder(encoder), AutoTokenizer.from_pretrained(encoder),
+                          max_length=128, precision=precision)
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        outputs, _ = predictor.logits([TextExample(text=t or ".") for t in texts])
+        return np.stack(outputs).astype(np.float32)
+
+    return embed
+
+
+def score_users(recommender: Recommender, setup: Any, *, blended: bool) -> np.ndarray:
+    """Every evaluated user against the whole catalogue: the interest logits, or the ranker's blend."""
+    users = recommender.embed(setup.user_texts())
+    liked = setup.liked_columns()
+    columns = np.arange(len(setup.item_ids))
+    scores = np.empty((len(setup.users), len(setup.item_ids)), dtype=np.float32)
+    co_liked = setup.signals.co_liked(liked) if blended else None
+    popularity, recency = np.log1p(setup.signals.popularity), setup.signals.recency()
+    for row, vector in enumerate(users):
+        interest = recommender.interest(vector, columns)
+        if blended:
+            features = {"interest": interest, "popularity": popularity, "co_liked": co_liked[row], "recency": recency}
+            scores[row] = recommender.blend(features)
+        else:
+            scores[row] = interest
+    return scores
+
+
+def fit_ranker(recommender: Recommender, held: dict[str, str], rng: np.random.Generator) -> Ranker:
+    """Logistic regression on each user's last like (seen from the likes before it) against
+    random catalogue items: the weights of the interest score and the behavioural signals."""
+    behaviour, index = recommender.behaviour, recommender.index
+    users = list(held)
+    texts = [user_text([recommender.items[i] for i in behaviour.liked[u]], recommender.profiles.get(u, "")) for u in users]
+    vectors = recommender.embed(texts)
+    rows, labels = [], []
+    for user, vector in zip(users, vectors):
+        touched = behaviour.interacted.get(user, set()) | {held[user]}
+        negatives = [c for c in rng.choice(len(index), RANKER_NEGATIVES * 2, replace=False)
+                     if recommender.item_ids[c] not in touched][:RANKER_NEGATIVES]
+        columns = np.array([index[held[user]], *negatives], dtype=np.int64)
+        feats = recommender.features(recommender.interest(vector, columns), [index[i] for i in behaviour.liked[user]], columns)
+        rows.append(np.stack([feats[name] for name in FEATURES], axis=1))
+        labels += [1] + [0] * len(negatives)
+    return Ranker.fit(np.concatenate(rows), np.asarray(labels))
+
+
+def write_jsonl(path: Path, lines: list[dict[str, Any]]) -> None:
+    """Whole file or nothing: written beside the target, then renamed over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+    partial.replace(path)
+
+
+def render_table(report: dict[str, Any]) -> str:
+    columns = ["auc", "mrr", "ndcg@5", "ndcg@10", "recall@10", "hitrate@10", "coverage", "cold_hitrate@10"]
+    width = max(len(name) for name in report["methods"]) + 2
+    lines = [f"{report['users']} users, {report['items']} items ({report['cold_items']} unseen in training); "
+             f"holdout {report['holdout']:.0%} latest per user; likes: {report['positive']}",
+             "method".ljust(width) + "".join(c.rjust(16) for c in columns)]
+    for name, metrics in report["methods"].items():
+        lines.append(name.ljust(width) + "".join(f"{metrics.get(c, float('nan')):16.4f}" for c in columns))
+    if report.get("ranker_vs_best_non_text") is not None:
+        lines.append(f"ranker vs best non-text baseline (nDCG@10): {report['ranker_vs_best_non_text']:+.1%}")
+    return "\n".join(lines)
