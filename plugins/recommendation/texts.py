@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from plugins.recommendation.data import Item
 
-CONTEXT_ITEMS = 8  # the most recent liked items a user's text names
-TAGS_PER_ITEM = 4
+CONTEXT_ITEMS = 6  # the most recent liked items a user's text names (longer texts cost training time)
+TAGS_PER_ITEM = 3
 
 
 def item_label(item: Item) -> str:
