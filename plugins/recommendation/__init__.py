@@ -25,3 +25,10 @@ def register_scenarios(register):
     from plugins.recommendation.scenario import RecommendationScenario
 
     register(RecommendationScenario())
+
+
+@hookimpl
+def register_routes(register, suite):
+    from plugins.recommendation.routes import build_router
+
+    register(build_router(suite))

@@ -24,9 +24,11 @@ POSITIVE = "1"
 
 
 class InterestHead(EmbeddingHead):
-    """Inputs: :class:`TextExample` with ``text`` (the user), ``text_pair`` (the item) and
-    ``label`` ``1`` (engaged) or ``0`` (a sampled negative). Without ``text_pair`` the model
-    returns the text's unit vector, which is how the catalogue and users are embedded."""
+    """Inputs: :class:`TextExample` groups: ``text`` (the user), ``text_pair`` (an item they
+    liked), ``extras["negatives"]`` (item texts sampled as negatives) and ``label`` ``1``. The
+    user's text is encoded once per group, not once per pair: on a CPU that halves the cost
+    of an epoch. Without ``text_pair`` the model returns the text's unit vector, which is how
+    the catalogue and users are embedded."""
 
     name = "interest-pair"
     description = "(user text, item text) -> probability of engagement; two towers, for ranking"
@@ -42,19 +44,33 @@ class InterestHead(EmbeddingHead):
         return TwoTowerScorer.from_encoder(encoder_path, dropout=dropout)
 
     def features(self, tokenizer: Any, examples: Sequence[TextExample], max_length: int) -> list[dict[str, Any]]:
-        rows = super().features(tokenizer, examples, max_length)
+        users = tokenizer([ex.text for ex in examples], truncation=True, max_length=max_length)
+        rows = [{"input_ids": i, "attention_mask": m} for i, m in zip(users["input_ids"], users["attention_mask"])]
         for row, example in zip(rows, examples):
-            if example.label is not None:
-                row["labels"] = 1.0 if str(example.label) == POSITIVE else 0.0
+            if example.text_pair is None:
+                continue
+            candidates = [example.text_pair, *example.extras.get("negatives", ())]
+            encoded = tokenizer(candidates, truncation=True, max_length=max_length)
+            row["item_input_ids"], row["item_attention_mask"] = encoded["input_ids"], encoded["attention_mask"]
+            if example.label is not None:  # the first candidate is the liked one
+                row["labels"] = [1.0 if str(example.label) == POSITIVE else 0.0] + [0.0] * (len(candidates) - 1)
         return rows
 
     def collate(self, tokenizer: Any) -> Any:
         import torch
+        from transformers import DataCollatorWithPadding
 
-        pad = super().collate(tokenizer)
+        pad = DataCollatorWithPadding(tokenizer)
 
         def collate(rows: list[dict[str, Any]]) -> dict[str, Any]:
-            batch = pad([{k: v for k, v in r.items() if k != "labels"} for r in rows])
+            batch = dict(pad([{"input_ids": r["input_ids"], "attention_mask": r["attention_mask"]} for r in rows]))
+            if rows and "item_input_ids" in rows[0]:
+                width = {len(r["item_input_ids"]) for r in rows}
+                if len(width) != 1:
+                    raise ValueError("every group needs the same number of candidates")
+                items = pad([{"input_ids": i, "attention_mask": m} for r in rows
+                             for i, m in zip(r["item_input_ids"], r["item_attention_mask"])])
+                batch["pair_input_ids"], batch["pair_attention_mask"] = items["input_ids"], items["attention_mask"]
             if rows and "labels" in rows[0]:
                 batch["labels"] = torch.tensor([r["labels"] for r in rows], dtype=torch.float32)
             return batch
@@ -64,10 +80,10 @@ class InterestHead(EmbeddingHead):
     def decode(self, logits: np.ndarray, features: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
         import numpy as np
 
-        if logits.ndim == 2 and logits.shape[1] > 1:  # one tower: vectors
+        if features and "item_input_ids" not in features[0]:  # one tower: vectors
             return super().decode(logits, features)
-        probs = 1 / (1 + np.exp(-logits.astype(np.float32).reshape(-1)))
-        return [{"score": float(p), "label": POSITIVE if p >= 0.5 else "0"} for p in probs]
+        probs = 1 / (1 + np.exp(-logits.astype(np.float32)))
+        return [{"scores": [round(float(p), 6) for p in np.atleast_1d(row)]} for row in probs]
 
     def metrics(self, logits: np.ndarray, label_ids: np.ndarray) -> dict[str, float]:
         import numpy as np
@@ -75,4 +91,5 @@ class InterestHead(EmbeddingHead):
 
         scores, truth = logits.reshape(-1), np.asarray(label_ids).reshape(-1) >= 0.5
         auc = float(roc_auc_score(truth, scores)) if 0 < truth.sum() < len(truth) else 0.5
-        return {"auc": auc, "accuracy": float(((scores >= 0) == truth).mean())}
+        first = (logits.reshape(len(label_ids), -1).argmax(axis=1) == 0).mean() if len(label_ids) else 0.0
+        return {"auc": auc, "top1": float(first)}

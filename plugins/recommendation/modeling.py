@@ -49,8 +49,9 @@ class TwoTowerScorer(PooledClassifier):
         users = self.embed(input_ids, attention_mask)
         if pair_input_ids is None or pair_attention_mask is None:
             return {"logits": users}  # one tower: the text's vector (a user, or a catalogue item)
-        logits = self.interact(users, self.embed(pair_input_ids, pair_attention_mask)).unsqueeze(-1)
+        items = self.embed(pair_input_ids, pair_attention_mask).view(len(users), -1, users.shape[-1])
+        logits = self.interact(users[:, None, :], items)  # (users, candidates): each user's own group
         output = {"logits": logits}
         if labels is not None:
-            output["loss"] = self.loss(logits, labels)
+            output["loss"] = nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float())
         return output

@@ -199,8 +199,16 @@ class Recommender:
         return {"interest": interest, "popularity": np.log1p(self.signals.popularity[columns]),
                 "co_liked": co_liked, "recency": self.signals.recency()[columns]}
 
-    def blend(self, features: dict[str, np.ndarray]) -> np.ndarray:
-        return self.ranker.score(features) if self.ranker else features["interest"]
+    def blend(self, features: dict[str, np.ndarray], columns: np.ndarray) -> np.ndarray:
+        """The ranker's score. Items nobody has interacted with yet (new ones) get the average
+        behavioural features, so they compete on interest alone instead of ranking last."""
+        if self.ranker is None:
+            return features["interest"]
+        cold = (self.signals.popularity[columns] == 0) & (self.signals.last_seen[columns] == 0)
+        if cold.any():
+            features = {name: np.where(cold, self.ranker.mean.get(name, 0.0), value) if name != "interest" else value
+                        for name, value in features.items()}
+        return self.ranker.score(features)
 
     def history_of(self, user: str) -> list[str]:
         if user not in self.behaviour.liked and user not in self.behaviour.interacted and user not in self.profiles:
@@ -236,7 +244,7 @@ class Recommender:
         if not len(columns):
             return []
         interest = self.interest(user_vector, columns)
-        scores = self.blend(self.features(interest, known_liked, columns))
+        scores = self.blend(self.features(interest, known_liked, columns), columns)
         top = np.argsort(-scores)[:k]
         return [Recommendation(self.items[self.item_ids[columns[i]]], float(scores[i]), float(interest[i]),
                                self.because(columns[i], known_liked, profile)) for i in top]

@@ -18,7 +18,7 @@ from plugins.recommendation.data import Item, PositiveRule, load_interactions, l
 from plugins.recommendation.recommender import FEATURES, Behaviour, Ranker, Recommender
 from plugins.recommendation.signals import Signals
 from plugins.recommendation.texts import user_text
-from plugins.recommendation.training import NEGATIVE_KINDS, PairSampler, pairs_for_user
+from plugins.recommendation.training import NEGATIVE_KINDS, PairSampler, groups_for_user
 
 if TYPE_CHECKING:
     from core import Predictor
@@ -41,7 +41,7 @@ TopK = Annotated[int, typer.Option("-k", "--top", help="How many items to recomm
 OutFile = Annotated[Optional[Path], typer.Option("--out", help="Write one JSON line per user here.")]
 CatalogueOverride = Annotated[Optional[str], typer.Option("--items", help="A newer catalogue: new items are embedded now, no retraining.")]
 
-RECOMMENDATION_DEFAULTS = TrainConfig(epochs=2, learning_rate=5e-5, batch_size=32, max_length=128,
+RECOMMENDATION_DEFAULTS = TrainConfig(epochs=2, learning_rate=5e-5, batch_size=32, max_length=64,
                                       early_stopping_patience=1, baseline=False)
 
 
@@ -76,16 +76,16 @@ class RecommendationScenario(ClassificationScenario):
         hard = self._hard_negatives(catalogue, before, profiles, str(encoder.path)) if "hard" in kinds else {}
         sampler = PairSampler(list(catalogue), Signals.fit(list(catalogue), before.liked, before.item_times,
                                                            before.cutoff).popularity, np.random.default_rng(training.seed))
-        train_pairs: list[TextExample] = []
+        train_groups: list[TextExample] = []
         for user, liked in before.liked.items():
-            train_pairs += pairs_for_user(catalogue, liked, behaviour.interacted[user], profiles.get(user, ""), sampler,
+            train_groups += groups_for_user(catalogue, liked, behaviour.interacted[user], profiles.get(user, ""), sampler,
                                           targets=targets_per_user, negatives=kinds, hard=hard.get(user, ()))
-        valid_pairs = [ex for user, item in held.items()
-                       for ex in pairs_for_user(catalogue, before.liked[user] + [item], behaviour.interacted[user],
+        valid_groups = [ex for user, item in held.items()
+                       for ex in groups_for_user(catalogue, before.liked[user] + [item], behaviour.interacted[user],
                                                 profiles.get(user, ""), sampler, targets=1, negatives=kinds,
                                                 hard=hard.get(user, ()))]
-        typer.echo(f"{len(train_pairs)} training pairs, {len(valid_pairs)} validation pairs", err=True)
-        result = self.fit(suite, train_pairs, valid_pairs, model=model, name=name or self.name, config=training,
+        typer.echo(f"{len(train_groups)} training groups, {len(valid_groups)} validation groups", err=True)
+        result = self.fit(suite, train_groups, valid_groups, model=model, name=name or self.name, config=training,
                           resume=False, head_options={})
         if "path" not in result:
             return result
@@ -98,7 +98,7 @@ class RecommendationScenario(ClassificationScenario):
         recommender.signals = Signals.fit(list(catalogue), behaviour.liked, behaviour.item_times, behaviour.cutoff)
         recommender.save(folder, {"positive": rule.spec(), "holdout": holdout, "encoder": str(encoder.path),
                                   "items": items, "interactions": interactions})
-        result.update(items=len(catalogue), users=len(behaviour.liked), train_pairs=len(train_pairs),
+        result.update(items=len(catalogue), users=len(behaviour.liked), train_groups=len(train_groups),
                       ranker=recommender.ranker.weights)
         return result
 
@@ -247,7 +247,7 @@ def score_users(recommender: Recommender, setup: Any, *, blended: bool) -> np.nd
         interest = recommender.interest(vector, columns)
         if blended:
             features = {"interest": interest, "popularity": popularity, "co_liked": co_liked[row], "recency": recency}
-            scores[row] = recommender.blend(features)
+            scores[row] = recommender.blend(features, columns)
         else:
             scores[row] = interest
     return scores

@@ -1,5 +1,5 @@
-"""Training pairs for the interest model: each liked item, seen from the user's earlier likes,
-against sampled negatives of three kinds (random, popularity-weighted and hard ones the
+"""Training groups for the interest model: each liked item, seen from the user's earlier likes,
+beside sampled negatives of three kinds (random, popularity-weighted and hard ones the
 zero-shot retriever ranks high for that user)."""
 
 from __future__ import annotations
@@ -41,19 +41,19 @@ class PairSampler:
         return None
 
 
-def pairs_for_user(items: dict[str, Item], liked: list[str], interacted: set[str], profile: str,
-                   sampler: PairSampler, *, targets: int, negatives: Sequence[str] = NEGATIVE_KINDS,
-                   hard: Sequence[str] = ()) -> list[TextExample]:
+def groups_for_user(items: dict[str, Item], liked: list[str], interacted: set[str], profile: str,
+                    sampler: PairSampler, *, targets: int, negatives: Sequence[str] = NEGATIVE_KINDS,
+                    hard: Sequence[str] = ()) -> list[TextExample]:
     """Up to ``targets`` of the user's latest likes (each with at least one earlier like or a
-    profile to read) as positives, each followed by one negative of every kind in ``negatives``."""
+    profile to read), each in a group with one negative of every kind in ``negatives``."""
     first = 0 if profile.strip() else 1
     positions = list(range(first, len(liked)))[-targets:] if targets else []
     examples: list[TextExample] = []
     for t in positions:
-        text = user_text([items[i] for i in liked[:t]], profile)
-        examples.append(TextExample(text=text, text_pair=items[liked[t]].model_text(), label="1"))
-        for kind in negatives:
-            negative = sampler.draw(kind, interacted, hard)
-            if negative is not None:
-                examples.append(TextExample(text=text, text_pair=items[negative].model_text(), label="0"))
+        drawn = [sampler.draw(kind, interacted, hard) or sampler.draw("random", interacted) for kind in negatives]
+        if any(d is None for d in drawn):
+            continue
+        examples.append(TextExample(text=user_text([items[i] for i in liked[:t]], profile),
+                                    text_pair=items[liked[t]].model_text(), label="1",
+                                    extras={"negatives": [items[d].model_text() for d in drawn]}))
     return examples

@@ -1,0 +1,114 @@
+"""HTTP: ``GET /v1/recommendation/users/{user_id}?k=10`` and ``POST /v1/recommendation``
+(an ad-hoc history: liked item ids and/or a profile).
+
+The recommender is loaded on the first request and again when another version of the model
+becomes active in the registry (``suite models activate``), so ``suite serve`` starts fast and
+picks up retrained models without a restart. Handlers are plain functions: FastAPI runs them
+in its thread pool, off the event loop.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Annotated, Optional
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints
+
+from core import SuiteError, UnknownNameError, UsageError
+
+if TYPE_CHECKING:
+    from core import Suite
+    from plugins.recommendation.recommender import Recommender
+
+PREFIX = "/v1/recommendation"
+MAX_K = 100
+ItemId = Annotated[StrictStr, StringConstraints(min_length=1, max_length=200)]
+
+
+class HistoryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"liked": ["B061", "B065"], "k": 5},
+        {"profile": "Weekend baker who loves sourdough", "k": 10},
+        {"liked": ["B011"], "candidates": ["B012", "B013", "B021"], "k": 2},
+    ]})
+    liked: list[ItemId] = Field(default_factory=list, max_length=1000, description="Item ids the user liked, oldest first.")
+    profile: Annotated[StrictStr, StringConstraints(max_length=2000)] = Field("", description="A few words about the user's interests.")
+    k: int = Field(10, ge=1, le=MAX_K, description="How many items to return.")
+    candidates: Optional[list[ItemId]] = Field(None, max_length=5000, description="Rank only these items (default: the catalogue).")
+    exclude: list[ItemId] = Field(default_factory=list, max_length=5000, description="Items never to return (besides the liked ones).")
+
+
+class Recommended(BaseModel):
+    item: str
+    title: str
+    score: float = Field(description="The ranker's score (higher first).")
+    interest: float = Field(description="The interest model's logit for this user and item.")
+    because: str = Field(description='Why: "because you liked X", or "matches your profile".')
+
+
+class RecommendationResponse(BaseModel):
+    user: Optional[str]
+    model_version: int
+    recommendations: list[Recommended]
+
+
+class _Lazy:
+    """The active model's recommender, reloaded when the active version changes."""
+
+    def __init__(self, suite: Suite) -> None:
+        self.suite = suite
+        self.lock = threading.Lock()
+        self.version: int | None = None
+        self.recommender: Recommender | None = None
+
+    def get(self) -> tuple[int, Recommender]:
+        from pathlib import Path
+
+        from plugins.recommendation.recommender import Recommender
+
+        scenario = self.suite.scenarios.get("recommendation")
+        with self.lock:
+            try:
+                entry = self.suite.store.get_model("recommendation")
+                if self.recommender is None or entry.version != self.version:
+                    folder = Path(entry.path)
+                    self.recommender = Recommender.load(folder, scenario.predictor(self.suite, str(folder)))
+                    self.version = entry.version
+            except SuiteError as exc:
+                raise HTTPException(503, detail=f"recommendation unavailable: {exc}") from None
+            return self.version, self.recommender
+
+
+def build_router(suite: Suite) -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["recommendation"])
+    lazy = _Lazy(suite)
+
+    @router.get("/users/{user_id}", response_model=RecommendationResponse, summary="Recommendations for a known user",
+                responses={404: {"description": "Unknown user"}})
+    def for_user(user_id: str, k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> RecommendationResponse:
+        """Top ``k`` for a user the model knows (interactions or profile), seen items excluded."""
+        version, recommender = lazy.get()
+        try:
+            liked = recommender.history_of(user_id)
+        except UnknownNameError as exc:
+            raise HTTPException(404, detail=str(exc)) from None
+        recs = recommender.recommend(liked=liked, profile=recommender.profiles.get(user_id, ""), k=k,
+                                     exclude=recommender.behaviour.interacted.get(user_id, ()))
+        return RecommendationResponse(user=user_id, model_version=version, recommendations=[r.as_dict() for r in recs])
+
+    @router.post("", response_model=RecommendationResponse, summary="Recommendations for an ad-hoc history",
+                 responses={404: {"description": "An item id not in the catalogue"}})
+    def for_history(body: HistoryRequest) -> RecommendationResponse:
+        """Top ``k`` for liked item ids and/or a profile: new users, anonymous sessions, what-ifs."""
+        version, recommender = lazy.get()
+        try:
+            recs = recommender.recommend(liked=body.liked, profile=body.profile, k=body.k, exclude=body.exclude,
+                                         candidates=body.candidates)
+        except UnknownNameError as exc:
+            raise HTTPException(404, detail=str(exc)) from None
+        except UsageError as exc:
+            raise HTTPException(422, detail=str(exc)) from None
+        return RecommendationResponse(user=None, model_version=version, recommendations=[r.as_dict() for r in recs])
+
+    return router
