@@ -71,8 +71,11 @@ class Behaviour:
 
 
 # --------------------------------------------------------------------------------------
-# The ranker: a linear blend of standardised features, fitted by logistic regression
+# The ranker: a weighted sum of standardised features, weights chosen for nDCG@10
 # --------------------------------------------------------------------------------------
+
+WEIGHT_GRID = {"interest": (0.0, 0.5, 1.0, 2.0), "popularity": (0.0, 0.25, 0.5, 1.0),
+               "co_liked": (0.0, 0.5, 1.0, 2.0, 4.0), "recency": (0.0, 0.25, 0.5)}
 
 
 @dataclass
@@ -82,18 +85,35 @@ class Ranker:
     scale: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, features: np.ndarray, labels: np.ndarray, names: Sequence[str] = FEATURES) -> Ranker:
-        from sklearn.linear_model import LogisticRegression
+    def fit(cls, features: dict[str, np.ndarray], targets: np.ndarray, masked: np.ndarray) -> tuple[Ranker, float]:
+        """The grid point with the best nDCG@10 of each user's held-out like (column ``targets``)
+        among the columns of ``features`` (users x items) not ``masked``. Measured on MovieLens, a
+        logistic regression of likes against random items ranked worse than item-kNN alone: it
+        learns to tell popular from obscure items, not which popular item comes next."""
+        import itertools
 
-        mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
-        model = LogisticRegression(max_iter=1000).fit((features - mean) / scale, labels)
-        return cls({n: round(float(w), 6) for n, w in zip(names, model.coef_[0])},
-                   {n: float(m) for n, m in zip(names, mean)}, {n: float(s) for n, s in zip(names, scale)})
+        mean = {n: float(f.mean()) for n, f in features.items()}
+        scale = {n: float(f.std()) + 1e-6 for n, f in features.items()}
+        standard = {n: (f - mean[n]) / scale[n] for n, f in features.items()}
+        best: tuple[float, dict[str, float]] = (-1.0, {})
+        rows = np.arange(len(targets))
+        for values in itertools.product(*WEIGHT_GRID.values()):
+            weights = dict(zip(WEIGHT_GRID, values))
+            if not any(weights.values()):
+                continue
+            scores = sum(w * standard[n] for n, w in weights.items() if w)
+            scores = np.where(masked, -np.inf, scores)
+            rank = (scores > scores[rows, targets][:, None]).sum(axis=1)
+            ndcg = float(np.where(rank < 10, 1 / np.log2(rank + 2), 0.0).mean())
+            if ndcg > best[0]:
+                best = (ndcg, weights)
+        return cls(best[1], mean, scale), best[0]
 
     def score(self, features: dict[str, np.ndarray]) -> np.ndarray:
         total = 0.0
         for name, weight in self.weights.items():
-            total = total + weight * (features[name] - self.mean.get(name, 0.0)) / self.scale.get(name, 1.0)
+            if weight:
+                total = total + weight * (features[name] - self.mean.get(name, 0.0)) / self.scale.get(name, 1.0)
         return np.asarray(total, dtype=np.float32)
 
 
@@ -196,8 +216,7 @@ class Recommender:
 
     def features(self, interest: np.ndarray, liked: Sequence[int], columns: np.ndarray) -> dict[str, np.ndarray]:
         co_liked = self.signals.co_liked([list(liked)])[0][columns] if liked else np.zeros(len(columns), np.float32)
-        return {"interest": interest, "popularity": np.log1p(self.signals.popularity[columns]),
-                "co_liked": co_liked, "recency": self.signals.recency()[columns]}
+        return behaviour_features(interest, self.signals.popularity[columns], co_liked, self.signals.recency()[columns])
 
     def blend(self, features: dict[str, np.ndarray], columns: np.ndarray) -> np.ndarray:
         """The ranker's score. Items nobody has interacted with yet (new ones) get the average
@@ -256,3 +275,9 @@ class Recommender:
         recent = list(liked)[-50:]
         closest = recent[int(np.argmax(self.vectors[recent] @ self.vectors[column]))]
         return f"because you liked {self.items[self.item_ids[closest]].title}"
+
+
+def behaviour_features(interest: np.ndarray, popularity: np.ndarray, co_liked: np.ndarray,
+                       recency: np.ndarray) -> dict[str, np.ndarray]:
+    """The ranker's inputs; counts on a log scale (a few blockbusters would dominate otherwise)."""
+    return {"interest": interest, "popularity": np.log1p(popularity), "co_liked": np.log1p(co_liked), "recency": recency}

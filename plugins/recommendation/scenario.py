@@ -15,7 +15,7 @@ from core import ClassificationScenario, Suite, TextExample, UsageError
 from core.cli import options as opt
 from core.training.config import TrainConfig
 from plugins.recommendation.data import Item, PositiveRule, load_interactions, load_items, load_profiles, temporal_split
-from plugins.recommendation.recommender import FEATURES, Behaviour, Ranker, Recommender
+from plugins.recommendation.recommender import Behaviour, Ranker, Recommender, behaviour_features
 from plugins.recommendation.signals import Signals
 from plugins.recommendation.texts import user_text
 from plugins.recommendation.training import NEGATIVE_KINDS, PairSampler, groups_for_user
@@ -25,13 +25,14 @@ if TYPE_CHECKING:
 
 SAMPLES = Path(__file__).parent / "samples"
 HARD_POOL = 50  # hard negatives come from the zero-shot retriever's top items for the user
-RANKER_NEGATIVES = 20  # random catalogue items per held-out like when the ranker is fitted
+RANKER_USERS = 2000  # held-out likes the ranker weights are chosen on, at most
+RANKER_COLUMNS = 20000  # catalogue items they are ranked among, at most (a sample of larger ones)
 
 ItemsFile = Annotated[str, typer.Option("--items", help="Catalogue: CSV/JSONL with id,title,text,tags, or a MovieLens folder.")]
 InteractionsFile = Annotated[str, typer.Option("--interactions", help="user,item,time,signal,value rows, or MovieLens ratings.csv.")]
 UsersFile = Annotated[Optional[str], typer.Option("--users", help="Optional user,profile rows.")]
 Positive = Annotated[str, typer.Option("--positive", help="Which interactions are likes, e.g. purchase,rating>=4 (add click to count clicks).")]
-Holdout = Annotated[float, typer.Option("--holdout", help="Each user's latest share of interactions kept out of training for `suite evaluate` (0: train on all).")]
+Holdout = Annotated[float, typer.Option("--holdout", help="Each user's latest share of interactions the model is not trained on, so `suite evaluate` can measure it (0: train on all); recommendations use every interaction.")]
 Targets = Annotated[int, typer.Option("--targets-per-user", help="Latest likes per user turned into training pairs.")]
 Negatives = Annotated[str, typer.Option("--negatives", help="Negative kinds per positive: random, popular, hard (comma-separated).")]
 Name = Annotated[Optional[str], typer.Option("--name", help="Registry name of the trained model (default: recommendation).")]
@@ -93,13 +94,15 @@ class RecommendationScenario(ClassificationScenario):
         recommender = Recommender(self._predictor(suite, folder), catalogue, np.zeros((0, 0), np.float32), before,
                                   Signals.fit(list(catalogue), before.liked, before.item_times, before.cutoff), None, profiles)
         recommender.vectors = recommender.embed([item.model_text() for item in catalogue.values()])
-        recommender.ranker = fit_ranker(recommender, held, np.random.default_rng(training.seed))
-        recommender.behaviour = behaviour
-        recommender.signals = Signals.fit(list(catalogue), behaviour.liked, behaviour.item_times, behaviour.cutoff)
+        recommender.ranker, ranker_ndcg = fit_ranker(recommender, held, np.random.default_rng(training.seed))
+        # Served with everything known, held-out interactions included: `evaluate` re-derives the split.
+        everything = Behaviour.of(rows, rule)
+        recommender.behaviour = everything
+        recommender.signals = Signals.fit(list(catalogue), everything.liked, everything.item_times, everything.cutoff)
         recommender.save(folder, {"positive": rule.spec(), "holdout": holdout, "encoder": str(encoder.path),
                                   "items": items, "interactions": interactions})
-        result.update(items=len(catalogue), users=len(behaviour.liked), train_groups=len(train_groups),
-                      ranker=recommender.ranker.weights)
+        result.update(items=len(catalogue), users=len(everything.liked), train_groups=len(train_groups),
+                      ranker=recommender.ranker.weights, ranker_validation_ndcg10=round(ranker_ndcg, 4))
         return result
 
     def _hard_negatives(self, catalogue: dict[str, Item], behaviour: Behaviour, profiles: dict[str, str],
@@ -235,41 +238,47 @@ def zero_shot_embedder(encoder: str, *, precision: str) -> Any:
     return embed
 
 
+def feature_matrices(recommender: Recommender, vectors: np.ndarray, liked: list[list[int]],
+                     columns: np.ndarray) -> dict[str, np.ndarray]:
+    """The ranker's features, users x ``columns``, for users given as vectors and liked columns."""
+    signals = recommender.signals
+    interest = np.stack([recommender.interest(v, columns) for v in vectors]) if len(vectors) else np.zeros((0, len(columns)))
+    shape = interest.shape
+    return behaviour_features(interest, np.broadcast_to(signals.popularity[columns], shape),
+                              signals.co_liked(liked)[:, columns], np.broadcast_to(signals.recency()[columns], shape))
+
+
 def score_users(recommender: Recommender, setup: Any, *, blended: bool) -> np.ndarray:
     """Every evaluated user against the whole catalogue: the interest logits, or the ranker's blend."""
-    users = recommender.embed(setup.user_texts())
-    liked = setup.liked_columns()
     columns = np.arange(len(setup.item_ids))
-    scores = np.empty((len(setup.users), len(setup.item_ids)), dtype=np.float32)
-    co_liked = setup.signals.co_liked(liked) if blended else None
-    popularity, recency = np.log1p(setup.signals.popularity), setup.signals.recency()
-    for row, vector in enumerate(users):
-        interest = recommender.interest(vector, columns)
-        if blended:
-            features = {"interest": interest, "popularity": popularity, "co_liked": co_liked[row], "recency": recency}
-            scores[row] = recommender.blend(features, columns)
-        else:
-            scores[row] = interest
-    return scores
+    vectors = recommender.embed(setup.user_texts())
+    if not blended:
+        return np.stack([recommender.interest(v, columns) for v in vectors])
+    return recommender.blend(feature_matrices(recommender, vectors, setup.liked_columns(), columns), columns)
 
 
-def fit_ranker(recommender: Recommender, held: dict[str, str], rng: np.random.Generator) -> Ranker:
-    """Logistic regression on each user's last like (seen from the likes before it) against
-    random catalogue items: the weights of the interest score and the behavioural signals."""
+def fit_ranker(recommender: Recommender, held: dict[str, str], rng: np.random.Generator) -> tuple[Ranker, float]:
+    """Weights for the interest score and the behavioural signals: each user's last like in the
+    training period, seen from the likes before it, ranked among the catalogue (a sample of
+    RANKER_COLUMNS items for large ones; RANKER_USERS users at most)."""
     behaviour, index = recommender.behaviour, recommender.index
     users = list(held)
+    if len(users) > RANKER_USERS:
+        users = [users[i] for i in sorted(rng.choice(len(users), RANKER_USERS, replace=False))]
+    targets = np.array([index[held[u]] for u in users])
+    columns = np.arange(len(index))
+    if len(columns) > RANKER_COLUMNS:
+        columns = np.union1d(rng.choice(len(index), RANKER_COLUMNS, replace=False), targets)
+    position = np.full(len(index), -1)
+    position[columns] = np.arange(len(columns))
     texts = [user_text([recommender.items[i] for i in behaviour.liked[u]], recommender.profiles.get(u, "")) for u in users]
-    vectors = recommender.embed(texts)
-    rows, labels = [], []
-    for user, vector in zip(users, vectors):
-        touched = behaviour.interacted.get(user, set()) | {held[user]}
-        negatives = [c for c in rng.choice(len(index), RANKER_NEGATIVES * 2, replace=False)
-                     if recommender.item_ids[c] not in touched][:RANKER_NEGATIVES]
-        columns = np.array([index[held[user]], *negatives], dtype=np.int64)
-        feats = recommender.features(recommender.interest(vector, columns), [index[i] for i in behaviour.liked[user]], columns)
-        rows.append(np.stack([feats[name] for name in FEATURES], axis=1))
-        labels += [1] + [0] * len(negatives)
-    return Ranker.fit(np.concatenate(rows), np.asarray(labels))
+    liked = [[index[i] for i in behaviour.liked[u]] for u in users]
+    features = feature_matrices(recommender, recommender.embed(texts), liked, columns)
+    masked = np.zeros((len(users), len(columns)), dtype=bool)
+    for row, user in enumerate(users):
+        touched = [position[index[i]] for i in behaviour.interacted.get(user, ()) if i != held[user] and i in index]
+        masked[row, [p for p in touched if p >= 0]] = True
+    return Ranker.fit(features, position[targets], masked)
 
 
 def write_jsonl(path: Path, lines: list[dict[str, Any]]) -> None:
