@@ -230,3 +230,14 @@ def test_http_routes_answer_known_users_histories_and_404s(trained: Path) -> Non
         assert client.post("/v1/recommendation", json={}).status_code == 422
         assert client.post("/v1/recommendation", json={"liked": "B001"}).status_code == 422
         assert client.get("/v1/recommendation/users/u01", params={"k": 0}).status_code == 422
+
+
+def test_the_plugin_passes_the_kits_conformance_check(tiny_model: Path) -> None:
+    import plugins.recommendation
+    from core.testing import RoundTrip, check_plugin
+
+    data = ["--items", str(SAMPLES / "items.csv"), "--interactions", str(SAMPLES / "interactions.csv"),
+            "--users", str(SAMPLES / "users.csv"), "--targets-per-user", "2"]
+    report = check_plugin(plugins.recommendation, model=tiny_model, name="recommendation",
+                          round_trips={"recommendation": RoundTrip(train=data, predict=["--user", "u03", "-k", "3"], verb="run")})
+    assert "train -> run recommendation" in report.checked

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -13,6 +13,7 @@ import typer
 
 from core import ClassificationScenario, Suite, TextExample, UsageError
 from core.cli import options as opt
+from core.cli.batch import write_jsonl
 from core.training.config import TrainConfig
 from plugins.recommendation.data import Item, PositiveRule, load_interactions, load_items, load_profiles, temporal_split
 from plugins.recommendation.recommender import Behaviour, Ranker, Recommender, behaviour_features
@@ -170,20 +171,23 @@ class RecommendationScenario(ClassificationScenario):
                                          k=k, exclude=recommender.behaviour.interacted.get(user, ()))
             result = {"user": user, "recommendations": [r.as_dict() for r in recs]}
             if out:
-                write_jsonl(out, [result])
+                write_jsonl([result], out)
             return result
         if out is None:
             raise UsageError("--all-users writes one line per user: give --out FILE")
         everyone = sorted(set(recommender.behaviour.liked) | set(recommender.profiles))
         from tqdm.auto import tqdm
 
-        lines = []
-        for name in tqdm(everyone, desc="recommending", unit="user", file=sys.stderr, dynamic_ncols=True):
-            recs = recommender.recommend(liked=recommender.behaviour.liked.get(name, []), profile=recommender.profiles.get(name, ""),
-                                         k=k, exclude=recommender.behaviour.interacted.get(name, ()))
-            lines.append({"user": name, "recommendations": [r.as_dict() for r in recs]})
-        write_jsonl(out, lines)
-        return {"users": len(lines), "out": str(out)}
+
+        def lines() -> Iterator[dict[str, Any]]:
+            for name in tqdm(everyone, desc="recommending", unit="user", file=sys.stderr, dynamic_ncols=True,
+                             mininterval=2.0):
+                recs = recommender.recommend(liked=recommender.behaviour.liked.get(name, []),
+                                             profile=recommender.profiles.get(name, ""), k=k,
+                                             exclude=recommender.behaviour.interacted.get(name, ()))
+                yield {"user": name, "recommendations": [r.as_dict() for r in recs]}
+
+        return {"users": write_jsonl(lines(), out), "out": str(out)}
 
     def render(self, verb: str, result: dict[str, Any]) -> str | None:
         if verb == "evaluate":
@@ -279,16 +283,6 @@ def fit_ranker(recommender: Recommender, held: dict[str, str], rng: np.random.Ge
         touched = [position[index[i]] for i in behaviour.interacted.get(user, ()) if i != held[user] and i in index]
         masked[row, [p for p in touched if p >= 0]] = True
     return Ranker.fit(features, position[targets], masked)
-
-
-def write_jsonl(path: Path, lines: list[dict[str, Any]]) -> None:
-    """Whole file or nothing: written beside the target, then renamed over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("w", encoding="utf-8") as handle:
-        for line in lines:
-            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-    partial.replace(path)
 
 
 def render_table(report: dict[str, Any]) -> str:
