@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -31,6 +33,9 @@ class Scenario:
 
     name: ClassVar[str]
     help: ClassVar[str] = ""
+    # Tiny data the conformance check (core.testing.check_plugin) trains and predicts on:
+    # {"train": path, "eval": path (optional), "input": path (optional)}.
+    samples: ClassVar[Mapping[str, Path]] = {}
 
     def verbs(self) -> list[str]:
         """The verbs this scenario implements (methods overridden from :class:`Scenario`)."""

@@ -1,0 +1,3 @@
+"""The suite's test kit: per-test isolation (suite_env), tiny_model and suite_with_plugin."""
+
+pytest_plugins = ["core.testing"]
