@@ -5,7 +5,6 @@ the suite's own tests and a third party's run on the same fixtures."""
 from __future__ import annotations
 
 import os
-
 from pathlib import Path
 
 import pytest

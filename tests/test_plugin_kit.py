@@ -237,7 +237,7 @@ def test_round_trip_needs_tiny_data_and_reports_a_failing_train():
     assert "train -> predict trainable" in given.checked
 
 
-@pytest.mark.parametrize("module", ["plugins.customer_service", "plugins.finance_sentiment"])
+@pytest.mark.parametrize("module", ["plugins.customer_service", "plugins.finance_sentiment", "plugins.recommendation"])
 def test_builtin_plugins_conform(module: str):
     check_plugin(importlib.import_module(module), train=False)
 
