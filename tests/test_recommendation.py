@@ -152,7 +152,7 @@ def trained(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["items"] == 90 and out["train_groups"] > 50
-    assert set(out["ranker"]) == {"interest", "popularity", "co_liked", "recency"}
+    assert set(out["ranker"]) == {"interest", "content", "popularity", "co_liked", "recency"}
     folder = Path(out["path"])
     for name in ("catalogue.jsonl", "item_vectors.npy", "behaviour.json", "similarity.npz", "recommendation.json"):
         assert (folder / name).is_file(), name

@@ -26,7 +26,8 @@ from plugins.recommendation.texts import user_text
 if TYPE_CHECKING:
     from core import Predictor
 
-FEATURES = ("interest", "popularity", "co_liked", "recency")
+TEXT_FEATURES = ("interest", "content")  # what an item nobody has interacted with still has
+CENTROID_ITEMS = 20  # the latest likes whose mean vector is the user's content profile
 RETRIEVE = 500  # catalogues larger than this are narrowed by the retriever before the full score
 STATE_FILE = "recommendation.json"
 
@@ -74,7 +75,7 @@ class Behaviour:
 # The ranker: a weighted sum of standardised features, weights chosen for nDCG@10
 # --------------------------------------------------------------------------------------
 
-WEIGHT_GRID = {"interest": (0.0, 0.5, 1.0, 2.0), "popularity": (0.0, 0.25, 0.5, 1.0),
+WEIGHT_GRID = {"interest": (0.0, 0.5, 1.0, 2.0), "content": (0.0, 0.5, 1.0), "popularity": (0.0, 0.25, 0.5, 1.0),
                "co_liked": (0.0, 0.5, 1.0, 2.0, 4.0), "recency": (0.0, 0.25, 0.5)}
 
 
@@ -216,7 +217,14 @@ class Recommender:
 
     def features(self, interest: np.ndarray, liked: Sequence[int], columns: np.ndarray) -> dict[str, np.ndarray]:
         co_liked = self.signals.co_liked([list(liked)])[0][columns] if liked else np.zeros(len(columns), np.float32)
-        return behaviour_features(interest, self.signals.popularity[columns], co_liked, self.signals.recency()[columns])
+        content = self.vectors[columns] @ self.centroid(liked)
+        return ranker_features(interest, content, self.signals.popularity[columns], co_liked, self.signals.recency()[columns])
+
+    def centroid(self, liked: Sequence[int]) -> np.ndarray:
+        """The mean vector of the user's latest likes: content similarity over the whole history,
+        where the interest model reads only the latest few."""
+        recent = list(liked)[-CENTROID_ITEMS:]
+        return self.vectors[recent].mean(axis=0) if recent else np.zeros(self.vectors.shape[1], np.float32)
 
     def blend(self, features: dict[str, np.ndarray], columns: np.ndarray) -> np.ndarray:
         """The ranker's score. Items nobody has interacted with yet (new ones) get the average
@@ -225,7 +233,7 @@ class Recommender:
             return features["interest"]
         cold = (self.signals.popularity[columns] == 0) & (self.signals.last_seen[columns] == 0)
         if cold.any():
-            features = {name: np.where(cold, self.ranker.mean.get(name, 0.0), value) if name != "interest" else value
+            features = {name: value if name in TEXT_FEATURES else np.where(cold, self.ranker.mean.get(name, 0.0), value)
                         for name, value in features.items()}
         return self.ranker.score(features)
 
@@ -277,7 +285,8 @@ class Recommender:
         return f"because you liked {self.items[self.item_ids[closest]].title}"
 
 
-def behaviour_features(interest: np.ndarray, popularity: np.ndarray, co_liked: np.ndarray,
-                       recency: np.ndarray) -> dict[str, np.ndarray]:
+def ranker_features(interest: np.ndarray, content: np.ndarray, popularity: np.ndarray, co_liked: np.ndarray,
+                    recency: np.ndarray) -> dict[str, np.ndarray]:
     """The ranker's inputs; counts on a log scale (a few blockbusters would dominate otherwise)."""
-    return {"interest": interest, "popularity": np.log1p(popularity), "co_liked": np.log1p(co_liked), "recency": recency}
+    return {"interest": interest, "content": content, "popularity": np.log1p(popularity),
+            "co_liked": np.log1p(co_liked), "recency": recency}

@@ -16,7 +16,7 @@ from core.cli import options as opt
 from core.cli.batch import write_jsonl
 from core.training.config import TrainConfig
 from plugins.recommendation.data import Item, PositiveRule, load_interactions, load_items, load_profiles, temporal_split
-from plugins.recommendation.recommender import Behaviour, Ranker, Recommender, behaviour_features
+from plugins.recommendation.recommender import Behaviour, Ranker, Recommender, ranker_features
 from plugins.recommendation.signals import Signals
 from plugins.recommendation.texts import user_text
 from plugins.recommendation.training import NEGATIVE_KINDS, PairSampler, groups_for_user
@@ -248,8 +248,9 @@ def feature_matrices(recommender: Recommender, vectors: np.ndarray, liked: list[
     signals = recommender.signals
     interest = np.stack([recommender.interest(v, columns) for v in vectors]) if len(vectors) else np.zeros((0, len(columns)))
     shape = interest.shape
-    return behaviour_features(interest, np.broadcast_to(signals.popularity[columns], shape),
-                              signals.co_liked(liked)[:, columns], np.broadcast_to(signals.recency()[columns], shape))
+    content = np.stack([recommender.centroid(cols) for cols in liked]) @ recommender.vectors[columns].T if liked else interest * 0
+    return ranker_features(interest, content, np.broadcast_to(signals.popularity[columns], shape),
+                           signals.co_liked(liked)[:, columns], np.broadcast_to(signals.recency()[columns], shape))
 
 
 def score_users(recommender: Recommender, setup: Any, *, blended: bool) -> np.ndarray:
