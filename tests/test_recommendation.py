@@ -185,6 +185,11 @@ def test_run_for_a_user_explains_and_skips_what_they_already_touched(trained: Pa
     cold_user = invoke("run", "recommendation", "--user", "u25", "-k", "3", "--json", home=trained)
     assert cold_user.exit_code == 0, cold_user.output
     assert [r["because"] for r in json.loads(cold_user.stdout)["recommendations"]] == ["matches your profile"] * 3
+    boosted = invoke("run", "recommendation", "--user", "u03", "-k", "3", "--boost", "crime=50", "--json", home=trained)
+    assert boosted.exit_code == 0, boosted.output
+    assert all(r["item"] >= "B081" for r in json.loads(boosted.stdout)["recommendations"])  # the crime shelf
+    bad_rule = invoke("run", "recommendation", "--user", "u03", "--boost", "crime", home=trained)
+    assert bad_rule.exit_code == 2 and "--boost: expected TAG=WEIGHT" in bad_rule.output
     unknown = invoke("run", "recommendation", "--user", "nobody", home=trained)
     assert unknown.exit_code != 0 and "unknown user 'nobody'" in unknown.output and "Traceback" not in unknown.output
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -244,9 +244,11 @@ class Recommender:
         return self.behaviour.liked.get(user, [])
 
     def recommend(self, *, liked: Sequence[str], profile: str = "", k: int = 10, exclude: Iterable[str] = (),
-                  candidates: Sequence[str] | None = None) -> list[Recommendation]:
+                  candidates: Sequence[str] | None = None, boost: Mapping[str, float] | None = None) -> list[Recommendation]:
         """Top ``k`` for a history of liked item ids (and a profile): ``candidates`` limits the
-        ranking to those items; otherwise the retriever narrows a large catalogue first."""
+        ranking to those items; otherwise the retriever narrows a large catalogue first. Business
+        rules: ``exclude`` items, ``boost`` items by tag (``{"promoted": 1.0}`` adds 1 to the
+        score of every item tagged so; a negative weight demotes)."""
         if k < 1:
             raise UsageError(f"k must be at least 1, got {k}")
         unknown = [i for i in list(liked) + list(candidates or []) if i not in self.index]
@@ -272,9 +274,16 @@ class Recommender:
             return []
         interest = self.interest(user_vector, columns)
         scores = self.blend(self.features(interest, known_liked, columns), columns)
+        if boost:
+            scores = scores + self.tag_boost(columns, boost)
         top = np.argsort(-scores)[:k]
         return [Recommendation(self.items[self.item_ids[columns[i]]], float(scores[i]), float(interest[i]),
                                self.because(columns[i], known_liked, profile)) for i in top]
+
+    def tag_boost(self, columns: np.ndarray, boost: Mapping[str, float]) -> np.ndarray:
+        weights = {tag.strip().lower(): float(w) for tag, w in boost.items()}
+        return np.array([sum(weights.get(t.lower(), 0.0) for t in self.items[self.item_ids[c]].tags) for c in columns],
+                        dtype=np.float32)
 
     def because(self, column: int, liked: Sequence[int], profile: str) -> str:
         """The liked item closest to the recommendation, or the profile when there is none."""

@@ -31,12 +31,15 @@ class HistoryRequest(BaseModel):
         {"liked": ["B061", "B065"], "k": 5},
         {"profile": "Weekend baker who loves sourdough", "k": 10},
         {"liked": ["B011"], "candidates": ["B012", "B013", "B021"], "k": 2},
+        {"liked": ["B061"], "boost": {"cooking": 2.0}, "exclude": ["B062"]},
     ]})
     liked: list[ItemId] = Field(default_factory=list, max_length=1000, description="Item ids the user liked, oldest first.")
     profile: Annotated[StrictStr, StringConstraints(max_length=2000)] = Field("", description="A few words about the user's interests.")
     k: int = Field(10, ge=1, le=MAX_K, description="How many items to return.")
     candidates: Optional[list[ItemId]] = Field(None, max_length=5000, description="Rank only these items (default: the catalogue).")
     exclude: list[ItemId] = Field(default_factory=list, max_length=5000, description="Items never to return (besides the liked ones).")
+    boost: dict[Annotated[StrictStr, StringConstraints(min_length=1, max_length=100)], float] = Field(
+        default_factory=dict, max_length=100, description="Business rule: tag -> weight added to the score of items with that tag.")
 
 
 class Recommended(BaseModel):
@@ -104,7 +107,7 @@ def build_router(suite: Suite) -> APIRouter:
         version, recommender = lazy.get()
         try:
             recs = recommender.recommend(liked=body.liked, profile=body.profile, k=body.k, exclude=body.exclude,
-                                         candidates=body.candidates)
+                                         candidates=body.candidates, boost=body.boost)
         except UnknownNameError as exc:
             raise HTTPException(404, detail=str(exc)) from None
         except UsageError as exc:

@@ -41,6 +41,7 @@ UserOption = Annotated[Optional[str], typer.Option("--user", "-u", help="Recomme
 AllUsers = Annotated[bool, typer.Option("--all-users", help="Recommend for every known user (with --out).")]
 TopK = Annotated[int, typer.Option("-k", "--top", help="How many items to recommend.")]
 OutFile = Annotated[Optional[Path], typer.Option("--out", help="Write one JSON line per user here.")]
+Boost = Annotated[Optional[list[str]], typer.Option("--boost", help="Business rule TAG=WEIGHT: add WEIGHT to the score of items with that tag (repeatable; negative demotes).")]
 CatalogueOverride = Annotated[Optional[str], typer.Option("--items", help="A newer catalogue: new items are embedded now, no retraining.")]
 
 RECOMMENDATION_DEFAULTS = TrainConfig(epochs=2, learning_rate=5e-5, batch_size=32, max_length=64,
@@ -161,14 +162,16 @@ class RecommendationScenario(ClassificationScenario):
 
     # -- run -------------------------------------------------------------------------------
     def run(self, suite: Suite, user: UserOption = None, all_users: AllUsers = False, k: TopK = 10,
-            out: OutFile = None, items: CatalogueOverride = None, model: opt.ModelOption = None) -> dict[str, Any]:
+            out: OutFile = None, items: CatalogueOverride = None, boost: Boost = None,
+            model: opt.ModelOption = None) -> dict[str, Any]:
         """Recommend for one user (`--user U`) or for everyone (`--all-users --out recs.jsonl`)."""
         if bool(user) == all_users:
             raise UsageError("give --user USER or --all-users")
+        rules = parse_boost(boost or [])
         recommender = self.recommender(suite, model, items)
         if user:
             recs = recommender.recommend(liked=recommender.history_of(user), profile=recommender.profiles.get(user, ""),
-                                         k=k, exclude=recommender.behaviour.interacted.get(user, ()))
+                                         k=k, exclude=recommender.behaviour.interacted.get(user, ()), boost=rules)
             result = {"user": user, "recommendations": [r.as_dict() for r in recs]}
             if out:
                 write_jsonl([result], out)
@@ -184,7 +187,7 @@ class RecommendationScenario(ClassificationScenario):
                              mininterval=2.0):
                 recs = recommender.recommend(liked=recommender.behaviour.liked.get(name, []),
                                              profile=recommender.profiles.get(name, ""), k=k,
-                                             exclude=recommender.behaviour.interacted.get(name, ()))
+                                             exclude=recommender.behaviour.interacted.get(name, ()), boost=rules)
                 yield {"user": name, "recommendations": [r.as_dict() for r in recs]}
 
         return {"users": write_jsonl(lines(), out), "out": str(out)}
@@ -222,6 +225,19 @@ class RecommendationScenario(ClassificationScenario):
         folder = self._folder(suite, model)
         catalogue = load_items(suite, items) if items else None
         return Recommender.load(folder, self._predictor(suite, folder), catalogue)
+
+
+def parse_boost(specs: Sequence[str]) -> dict[str, float]:
+    rules: dict[str, float] = {}
+    for spec in specs:
+        tag, sep, weight = spec.rpartition("=")
+        try:
+            if not sep or not tag.strip():
+                raise ValueError
+            rules[tag.strip()] = float(weight)
+        except ValueError:
+            raise UsageError(f"--boost: expected TAG=WEIGHT, e.g. promoted=1.5, got '{spec}'") from None
+    return rules
 
 
 def zero_shot_embedder(encoder: str, *, precision: str) -> Any:
