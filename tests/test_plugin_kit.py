@@ -104,7 +104,7 @@ def test_suite_with_plugin_registers_only_that_plugin(suite_with_plugin, suite_e
     suite = suite_with_plugin(EchoPlugin(), name="echo")
     assert suite.invoke("echo", "hi").stdout.strip() == "HI"
     listed = suite.invoke_json("plugins", "list")
-    assert [p["name"] for p in listed] == ["echo"]  # no installed entry point crept in
+    assert [(p["name"], p["hooks"]) for p in listed] == [("echo", ["register_commands"])]  # nothing installed crept in
     assert "finance-sentiment" not in suite.suite.scenarios
     assert suite.settings.home == suite_env
 

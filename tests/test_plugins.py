@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from core import hookimpl
 from core.cli.app import build_app
 from core.plugins import make_plugin_manager
 from core.settings import Settings
@@ -95,24 +94,6 @@ def test_list_table_and_hook_filter(builtin_pm):
     assert none.exit_code == 0 and json.loads(none.stdout) == []
     defaults = runner.invoke(build_app(builtin_pm), ["plugins", "list", "--json", "--all"])
     assert "core.default_plugins.adapters" in {p["name"] for p in json.loads(defaults.stdout)}
-
-
-class EchoPlugin:
-    """A plugin registered in isolation, the way a plugin's own tests do it."""
-
-    @hookimpl
-    def register_commands(self, cli):
-        @cli.command("echo")
-        def echo(word: str) -> None:
-            print(word.upper())
-
-
-def test_plugin_registered_in_isolation_adds_a_command(settings):
-    pm = make_plugin_manager(settings, load_entrypoints=False)
-    pm.register_plugin(EchoPlugin(), "echo")
-    result = CliRunner().invoke(build_app(pm, settings), ["echo", "hello"])
-    assert result.exit_code == 0 and result.stdout.strip() == "HELLO"
-    assert {"name": "echo", "hooks": ["register_commands"]}.items() <= list_json(pm, settings)[0].items()
 
 
 def test_disable_then_enable_through_the_cli(settings, suite_env: Path):
