@@ -29,8 +29,8 @@ from bench.common import peak_rss_mb
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="the movielens_latest_small folder")
-    parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--targets-per-user", type=int, default=4)
+    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--targets-per-user", type=int, default=8)
     parser.add_argument("--negatives", default="random,popular,hard")
     parser.add_argument("--freeze-layers", type=int, default=3)
     parser.add_argument("--max-length", type=int, default=64)
