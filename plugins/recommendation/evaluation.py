@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from plugins.recommendation.data import Interaction, Item, PositiveRule, temporal_split
 from plugins.recommendation.metrics import rank_metrics
-from plugins.recommendation.recommender import Behaviour
+from plugins.recommendation.recommender import Behaviour, feature_matrices
 from plugins.recommendation.signals import Signals
 from plugins.recommendation.texts import user_text
+
+if TYPE_CHECKING:
+    from plugins.recommendation.recommender import Recommender
 
 Scorer = Callable[["Setup"], np.ndarray]
 
@@ -114,3 +118,12 @@ def evaluate_methods(setup: Setup, methods: dict[str, Scorer], *, seed: int = 0,
             table[name]["cold_hitrate@10"] = outcome["hitrate@10"]
             table[name]["cold_users"] = outcome["users"]
     return table
+
+
+def score_users(recommender: Recommender, setup: Any, *, blended: bool) -> np.ndarray:
+    """Every evaluated user against the whole catalogue: the interest logits, or the ranker's blend."""
+    columns = np.arange(len(setup.item_ids))
+    vectors = recommender.embed(setup.user_texts())
+    if not blended:
+        return np.stack([recommender.interest(v, columns) for v in vectors])
+    return recommender.blend(feature_matrices(recommender, vectors, setup.liked_columns(), columns), columns)

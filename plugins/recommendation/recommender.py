@@ -30,6 +30,8 @@ TEXT_FEATURES = ("interest", "content")  # what an item nobody has interacted wi
 CENTROID_ITEMS = 20  # the latest likes whose mean vector is the user's content profile
 RETRIEVE = 500  # catalogues larger than this are narrowed by the retriever before the full score
 STATE_FILE = "recommendation.json"
+RANKER_USERS = 2000  # held-out likes the ranker weights are chosen on, at most
+RANKER_COLUMNS = 20000  # catalogue items they are ranked among, at most (a sample of larger ones)
 
 
 # --------------------------------------------------------------------------------------
@@ -299,3 +301,38 @@ def ranker_features(interest: np.ndarray, content: np.ndarray, popularity: np.nd
     """The ranker's inputs; counts on a log scale (a few blockbusters would dominate otherwise)."""
     return {"interest": interest, "content": content, "popularity": np.log1p(popularity),
             "co_liked": np.log1p(co_liked), "recency": recency}
+
+
+def feature_matrices(recommender: Recommender, vectors: np.ndarray, liked: list[list[int]],
+                     columns: np.ndarray) -> dict[str, np.ndarray]:
+    """The ranker's features, users x ``columns``, for users given as vectors and liked columns."""
+    signals = recommender.signals
+    interest = np.stack([recommender.interest(v, columns) for v in vectors]) if len(vectors) else np.zeros((0, len(columns)))
+    shape = interest.shape
+    content = np.stack([recommender.centroid(cols) for cols in liked]) @ recommender.vectors[columns].T if liked else interest * 0
+    return ranker_features(interest, content, np.broadcast_to(signals.popularity[columns], shape),
+                           signals.co_liked(liked)[:, columns], np.broadcast_to(signals.recency()[columns], shape))
+
+
+def fit_ranker(recommender: Recommender, held: dict[str, str], rng: np.random.Generator) -> tuple[Ranker, float]:
+    """Weights for the interest score and the behavioural signals: each user's last like in the
+    training period, seen from the likes before it, ranked among the catalogue (a sample of
+    RANKER_COLUMNS items for large ones; RANKER_USERS users at most)."""
+    behaviour, index = recommender.behaviour, recommender.index
+    users = list(held)
+    if len(users) > RANKER_USERS:
+        users = [users[i] for i in sorted(rng.choice(len(users), RANKER_USERS, replace=False))]
+    targets = np.array([index[held[u]] for u in users])
+    columns = np.arange(len(index))
+    if len(columns) > RANKER_COLUMNS:
+        columns = np.union1d(rng.choice(len(index), RANKER_COLUMNS, replace=False), targets)
+    position = np.full(len(index), -1)
+    position[columns] = np.arange(len(columns))
+    texts = [user_text([recommender.items[i] for i in behaviour.liked[u]], recommender.profiles.get(u, "")) for u in users]
+    liked = [[index[i] for i in behaviour.liked[u]] for u in users]
+    features = feature_matrices(recommender, recommender.embed(texts), liked, columns)
+    masked = np.zeros((len(users), len(columns)), dtype=bool)
+    for row, user in enumerate(users):
+        touched = [position[index[i]] for i in behaviour.interacted.get(user, ()) if i != held[user] and i in index]
+        masked[row, [p for p in touched if p >= 0]] = True
+    return Ranker.fit(features, position[targets], masked)

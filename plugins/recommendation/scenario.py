@@ -8,26 +8,19 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
-import numpy as np
 import typer
 
 from core import ClassificationScenario, Suite, TextExample, UsageError
 from core.cli import options as opt
 from core.cli.batch import write_jsonl
 from core.training.config import TrainConfig
-from plugins.recommendation.data import Item, PositiveRule, load_interactions, load_items, load_profiles, temporal_split
-from plugins.recommendation.recommender import Behaviour, Ranker, Recommender, ranker_features
-from plugins.recommendation.signals import Signals
-from plugins.recommendation.texts import user_text
-from plugins.recommendation.training import NEGATIVE_KINDS, PairSampler, groups_for_user
+from plugins.recommendation.data import PositiveRule, load_interactions, load_items, load_profiles, temporal_split
 
 if TYPE_CHECKING:
     from core import Predictor
+    from plugins.recommendation.recommender import Recommender
 
 SAMPLES = Path(__file__).parent / "samples"
-HARD_POOL = 50  # hard negatives come from the zero-shot retriever's top items for the user
-RANKER_USERS = 2000  # held-out likes the ranker weights are chosen on, at most
-RANKER_COLUMNS = 20000  # catalogue items they are ranked among, at most (a sample of larger ones)
 
 ItemsFile = Annotated[str, typer.Option("--items", help="Catalogue: CSV/JSONL with id,title,text,tags, or a MovieLens folder.")]
 InteractionsFile = Annotated[str, typer.Option("--interactions", help="user,item,time,signal,value rows, or MovieLens ratings.csv.")]
@@ -59,7 +52,12 @@ class RecommendationScenario(ClassificationScenario):
               negatives: Negatives = "random,popular,hard", model: opt.ModelOption = None, name: Name = None,
               training: TrainConfig = RECOMMENDATION_DEFAULTS) -> dict[str, Any]:
         """Fine-tune the interest model on liked items against sampled negatives, then fit the ranker."""
+        import numpy as np
+
         from core.models import resolve_model
+        from plugins.recommendation.recommender import Behaviour, Recommender, fit_ranker
+        from plugins.recommendation.signals import Signals
+        from plugins.recommendation.training import NEGATIVE_KINDS, PairSampler, groups_for_user, hard_negatives
 
         rule = PositiveRule.parse(positive)
         kinds = [k.strip() for k in negatives.split(",") if k.strip()]
@@ -76,7 +74,7 @@ class RecommendationScenario(ClassificationScenario):
         encoder = resolve_model(model or suite.settings.model, offline=suite.settings.offline, store=suite.store)
         typer.echo(f"{len(catalogue)} items, {len(rows)} interactions ({len(split.train)} for training), "
                    f"{len(behaviour.liked)} users with likes; mining hard negatives...", err=True)
-        hard = self._hard_negatives(catalogue, before, profiles, str(encoder.path)) if "hard" in kinds else {}
+        hard = hard_negatives(catalogue, before, profiles, str(encoder.path)) if "hard" in kinds else {}
         sampler = PairSampler(list(catalogue), Signals.fit(list(catalogue), before.liked, before.item_times,
                                                            before.cutoff).popularity, np.random.default_rng(training.seed))
         train_groups: list[TextExample] = []
@@ -107,26 +105,14 @@ class RecommendationScenario(ClassificationScenario):
                       ranker=recommender.ranker.weights, ranker_validation_ndcg10=round(ranker_ndcg, 4))
         return result
 
-    def _hard_negatives(self, catalogue: dict[str, Item], behaviour: Behaviour, profiles: dict[str, str],
-                        encoder: str) -> dict[str, list[str]]:
-        """Per user, the catalogue items the untuned encoder finds most similar and the user never touched."""
-        embed = zero_shot_embedder(encoder, precision="int8")
-        ids = list(catalogue)
-        vectors = embed([catalogue[i].model_text() for i in ids])
-        users = list(behaviour.liked)
-        texts = [user_text([catalogue[i] for i in behaviour.liked[u]], profiles.get(u, "")) for u in users]
-        scores = embed(texts) @ vectors.T
-        pool: dict[str, list[str]] = {}
-        for user, row in zip(users, scores):
-            touched = behaviour.interacted.get(user, set())
-            pool[user] = [ids[i] for i in np.argsort(-row)[: HARD_POOL + len(touched)] if ids[i] not in touched][:HARD_POOL]
-        return pool
-
     # -- evaluate ------------------------------------------------------------------------
     def evaluate(self, suite: Suite, items: ItemsFile, interactions: InteractionsFile, users: UsersFile = None,
                  model: opt.ModelOption = None) -> dict[str, Any]:
         """The model and the baselines on the held-out latest interactions of each user."""
-        from plugins.recommendation.evaluation import Setup, embedding_scorer, evaluate_methods, item_knn, popularity, tfidf
+        from plugins.recommendation.evaluation import (Setup, embedding_scorer, evaluate_methods, item_knn, popularity,
+                                                       score_users, tfidf)
+        from plugins.recommendation.recommender import Recommender
+        from plugins.recommendation.training import zero_shot_embedder
 
         folder = self._folder(suite, model)
         state = json.loads((folder / "recommendation.json").read_text(encoding="utf-8"))
@@ -222,6 +208,8 @@ class RecommendationScenario(ClassificationScenario):
         return self.predictor(suite, str(folder))
 
     def recommender(self, suite: Suite, model: str | None, items: str | None = None) -> Recommender:
+        from plugins.recommendation.recommender import Recommender
+
         folder = self._folder(suite, model)
         catalogue = load_items(suite, items) if items else None
         return Recommender.load(folder, self._predictor(suite, folder), catalogue)
@@ -238,68 +226,6 @@ def parse_boost(specs: Sequence[str]) -> dict[str, float]:
         except ValueError:
             raise UsageError(f"--boost: expected TAG=WEIGHT, e.g. promoted=1.5, got '{spec}'") from None
     return rules
-
-
-def zero_shot_embedder(encoder: str, *, precision: str) -> Any:
-    """Sentence vectors of the untuned encoder (mean pooling, as all-MiniLM was trained)."""
-    from transformers import AutoTokenizer
-
-    from core import Predictor
-    from core.heads.embedding import EmbeddingHead
-    from core.heads.modeling import PooledEncoder
-
-    predictor = Predictor(EmbeddingHead(), PooledEncoder.from_encoder(encoder), AutoTokenizer.from_pretrained(encoder),
-                          max_length=128, precision=precision)
-
-    def embed(texts: Sequence[str]) -> np.ndarray:
-        outputs, _ = predictor.logits([TextExample(text=t or ".") for t in texts])
-        return np.stack(outputs).astype(np.float32)
-
-    return embed
-
-
-def feature_matrices(recommender: Recommender, vectors: np.ndarray, liked: list[list[int]],
-                     columns: np.ndarray) -> dict[str, np.ndarray]:
-    """The ranker's features, users x ``columns``, for users given as vectors and liked columns."""
-    signals = recommender.signals
-    interest = np.stack([recommender.interest(v, columns) for v in vectors]) if len(vectors) else np.zeros((0, len(columns)))
-    shape = interest.shape
-    content = np.stack([recommender.centroid(cols) for cols in liked]) @ recommender.vectors[columns].T if liked else interest * 0
-    return ranker_features(interest, content, np.broadcast_to(signals.popularity[columns], shape),
-                           signals.co_liked(liked)[:, columns], np.broadcast_to(signals.recency()[columns], shape))
-
-
-def score_users(recommender: Recommender, setup: Any, *, blended: bool) -> np.ndarray:
-    """Every evaluated user against the whole catalogue: the interest logits, or the ranker's blend."""
-    columns = np.arange(len(setup.item_ids))
-    vectors = recommender.embed(setup.user_texts())
-    if not blended:
-        return np.stack([recommender.interest(v, columns) for v in vectors])
-    return recommender.blend(feature_matrices(recommender, vectors, setup.liked_columns(), columns), columns)
-
-
-def fit_ranker(recommender: Recommender, held: dict[str, str], rng: np.random.Generator) -> tuple[Ranker, float]:
-    """Weights for the interest score and the behavioural signals: each user's last like in the
-    training period, seen from the likes before it, ranked among the catalogue (a sample of
-    RANKER_COLUMNS items for large ones; RANKER_USERS users at most)."""
-    behaviour, index = recommender.behaviour, recommender.index
-    users = list(held)
-    if len(users) > RANKER_USERS:
-        users = [users[i] for i in sorted(rng.choice(len(users), RANKER_USERS, replace=False))]
-    targets = np.array([index[held[u]] for u in users])
-    columns = np.arange(len(index))
-    if len(columns) > RANKER_COLUMNS:
-        columns = np.union1d(rng.choice(len(index), RANKER_COLUMNS, replace=False), targets)
-    position = np.full(len(index), -1)
-    position[columns] = np.arange(len(columns))
-    texts = [user_text([recommender.items[i] for i in behaviour.liked[u]], recommender.profiles.get(u, "")) for u in users]
-    liked = [[index[i] for i in behaviour.liked[u]] for u in users]
-    features = feature_matrices(recommender, recommender.embed(texts), liked, columns)
-    masked = np.zeros((len(users), len(columns)), dtype=bool)
-    for row, user in enumerate(users):
-        touched = [position[index[i]] for i in behaviour.interacted.get(user, ()) if i != held[user] and i in index]
-        masked[row, [p for p in touched if p >= 0]] = True
-    return Ranker.fit(features, position[targets], masked)
 
 
 def render_table(report: dict[str, Any]) -> str:

@@ -4,16 +4,18 @@ zero-shot retriever ranks high for that user)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from core import TextExample
 from plugins.recommendation.data import Item
+from plugins.recommendation.recommender import Behaviour
 from plugins.recommendation.texts import user_text
 
 NEGATIVE_KINDS = ("random", "popular", "hard")
+HARD_POOL = 50  # hard negatives come from the zero-shot retriever's top items for the user
 
 
 @dataclass
@@ -57,3 +59,37 @@ def groups_for_user(items: dict[str, Item], liked: list[str], interacted: set[st
                                     text_pair=items[liked[t]].model_text(), label="1",
                                     extras={"negatives": [items[d].model_text() for d in drawn]}))
     return examples
+
+
+def hard_negatives(catalogue: dict[str, Item], behaviour: Behaviour, profiles: dict[str, str],
+                    encoder: str) -> dict[str, list[str]]:
+    """Per user, the catalogue items the untuned encoder finds most similar and the user never touched."""
+    embed = zero_shot_embedder(encoder, precision="int8")
+    ids = list(catalogue)
+    vectors = embed([catalogue[i].model_text() for i in ids])
+    users = list(behaviour.liked)
+    texts = [user_text([catalogue[i] for i in behaviour.liked[u]], profiles.get(u, "")) for u in users]
+    scores = embed(texts) @ vectors.T
+    pool: dict[str, list[str]] = {}
+    for user, row in zip(users, scores):
+        touched = behaviour.interacted.get(user, set())
+        pool[user] = [ids[i] for i in np.argsort(-row)[: HARD_POOL + len(touched)] if ids[i] not in touched][:HARD_POOL]
+    return pool
+
+
+def zero_shot_embedder(encoder: str, *, precision: str) -> Callable[[Sequence[str]], np.ndarray]:
+    """Sentence vectors of the untuned encoder (mean pooling, as all-MiniLM was trained)."""
+    from transformers import AutoTokenizer
+
+    from core import Predictor
+    from core.heads.embedding import EmbeddingHead
+    from core.heads.modeling import PooledEncoder
+
+    predictor = Predictor(EmbeddingHead(), PooledEncoder.from_encoder(encoder), AutoTokenizer.from_pretrained(encoder),
+                          max_length=128, precision=precision)
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        outputs, _ = predictor.logits([TextExample(text=t or ".") for t in texts])
+        return np.stack(outputs).astype(np.float32)
+
+    return embed
