@@ -29,7 +29,7 @@ from core.errors import (
 from core.heads import TaskHead
 from core.hookspecs import hookimpl
 from core.scenarios import Scenario
-from core.settings import Settings
+from core.settings import Settings, validate_table
 from core.streams import Malformed, RawItem, Source, SourceSpec, StreamItem, parse_item
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "alert_payload",
     "hookimpl",
     "parse_item",
+    "validate_table",
 ]
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -102,11 +102,29 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        where, message = first_error(exc)
         raise ConfigError(
-            f"setting '{where}': {first['msg']}",
+            f"setting '{where}': {message}",
             hint=f"check SUITE_{where.upper()} and {CONFIG_FILENAME} in the working folder or SUITE_HOME",
         ) from None
     except (OSError, ValueError) as exc:  # a suite.toml that is not TOML
         raise ConfigError(f"{CONFIG_FILENAME}: {exc}") from None
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def first_error(exc: ValidationError) -> tuple[str, str]:
+    """Where (dotted key path) and what of a validation error's first problem: one line for a user."""
+    first = exc.errors()[0]
+    return ".".join(str(p) for p in first["loc"]), first["msg"]
+
+
+def validate_table(model: type[Model], table: dict[str, Any], origin: str) -> Model:
+    """A plugin's ``suite.toml`` table as its pydantic model; a mistake is one ConfigError line
+    naming ``origin`` and the key."""
+    try:
+        return model.model_validate(table)
+    except ValidationError as exc:
+        where, message = first_error(exc)
+        raise ConfigError(f"{origin}: {where or 'table'}: {message}") from None

@@ -20,9 +20,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from core import ConfigError
+from core import validate_table
 
 PLUGIN = "customer_service"
 SCENARIO = "customer-service"
@@ -64,12 +64,7 @@ class ServiceConfig(BaseModel):
 
     @classmethod
     def from_table(cls, table: dict[str, Any], origin: str = f"suite.toml [{PLUGIN}]") -> ServiceConfig:
-        try:
-            return cls.model_validate(table)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "table"
-            raise ConfigError(f"{origin}: {where}: {first['msg']}") from None
+        return validate_table(cls, table, origin)
 
 
 def service_config(settings: Any) -> ServiceConfig:

@@ -20,9 +20,9 @@ import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core import ConfigError
+from core import validate_table
 
 # A sensible default taxonomy; each description is what zero-shot topic similarity compares to.
 DEFAULT_TOPICS: dict[str, str] = {
@@ -89,12 +89,7 @@ class MonitorConfig(BaseModel):
 
     @classmethod
     def from_table(cls, table: dict[str, Any], origin: str = "suite.toml [finance_sentiment]") -> MonitorConfig:
-        try:
-            return cls.model_validate(table)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "table"
-            raise ConfigError(f"{origin}: {where}: {first['msg']}") from None
+        return validate_table(cls, table, origin)
 
 
 class Watchlist:
