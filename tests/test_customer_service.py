@@ -111,6 +111,74 @@ def test_decision_reasons() -> None:
     assert ambiguous.reason == "ambiguous" and not ambiguous.accepted and ambiguous.runner_up == "card_declined"
 
 
+def test_the_threshold_applies_to_the_given_confidence_and_the_margin_to_the_probabilities() -> None:
+    labels = ["card_lost", "card_declined", "oos"]
+    kw = dict(oos_label="oos", threshold=0.5, margin=0.1)
+    unfamiliar = decide(np.array([0.9, 0.05, 0.05]), labels, confidence=0.3, familiarity=0.21, **kw)
+    assert unfamiliar.reason == "low-confidence" and unfamiliar.confidence == 0.3
+    assert "nearest training text at 0.21" in unfamiliar.explain(0.5, 0.1)
+    assert decide(np.array([0.52, 0.46, 0.02]), labels, confidence=0.9, **kw).reason == "ambiguous"
+    assert decide(np.array([0.1, 0.1, 0.8]), labels, confidence=0.9, **kw).confidence == 0.8  # the oos class's own
+
+
+def synthetic_validation(rng: np.random.Generator, n_in: int = 600, n_oos: int = 60) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Logits of a classifier that is as sure of out-of-scope texts as of in-scope ones (2% of
+    those wrong), and familiarity that tells them apart: high for in-scope, low for the rest."""
+    labels = ["a", "b", "c", "oos"]
+    gold = [labels[i % 3] for i in range(n_in)] + ["oos"] * n_oos
+    logits = rng.normal(0, 0.5, (n_in + n_oos, 4))
+    predicted = [labels.index(g) if g != "oos" else int(rng.integers(0, 3)) for g in gold]
+    flip = rng.random(n_in) < 0.02
+    predicted[:n_in] = [(p + 1) % 3 if f else p for p, f in zip(predicted[:n_in], flip)]
+    logits[np.arange(len(gold)), predicted] += rng.normal(6, 1, len(gold))
+    familiarity = np.r_[rng.normal(0.8, 0.08, n_in), rng.normal(0.45, 0.08, n_oos)]
+    return logits, gold, familiarity
+
+
+def test_familiarity_fits_an_answer_scorer_that_declines_confident_out_of_scope_texts() -> None:
+    from plugins.customer_service.calibration import calibrate, softmax
+
+    logits, gold, familiarity = synthetic_validation(np.random.default_rng(3))
+    labels = ["a", "b", "c", "oos"]
+    plain = calibrate(logits, labels, gold, oos_label="oos", target=0.95, oos_share=0.2)
+    scored = calibrate(logits, labels, gold, oos_label="oos", target=0.95, oos_share=0.2, familiarity=familiarity)
+    assert plain.scorer is None and plain.validation["confidence"] == "softmax"
+    assert scored.scorer is not None and scored.validation["confidence"] == "energy+familiarity"
+    assert scored.scorer.coef[1] > 0  # more familiar, more likely right
+
+    def recall_and_answered(calibration, fam):  # noqa: ANN001, ANN202
+        """Out-of-scope texts declined, and in-scope texts answered, at the calibrated threshold."""
+        passed = calibration.confidence(softmax(logits, calibration.temperature), logits, fam) >= calibration.threshold
+        oos = np.array([g == "oos" for g in gold])
+        return float(1 - passed[oos].mean()), float(passed[~oos].mean())
+
+    assert min(recall_and_answered(scored, familiarity)) > 0.85
+    assert min(recall_and_answered(plain, None)) < 0.6  # the logits alone cannot do both
+
+
+def test_too_few_wrong_answers_keep_the_softmax_confidence() -> None:
+    from plugins.customer_service.calibration import SCORER_MIN, calibrate
+
+    logits, gold, familiarity = synthetic_validation(np.random.default_rng(4), n_in=90, n_oos=SCORER_MIN // 2)
+    calibration = calibrate(logits, ["a", "b", "c", "oos"], gold, oos_label="oos", target=0.95, familiarity=familiarity)
+    assert calibration.scorer is None and calibration.validation["confidence"] == "softmax"
+
+
+def test_calibration_and_familiarity_index_round_trip(tmp_path: Path) -> None:
+    from plugins.customer_service.calibration import Calibration, calibrate
+    from plugins.customer_service.familiarity import FamiliarityIndex
+
+    logits, gold, familiarity = synthetic_validation(np.random.default_rng(5))
+    saved = calibrate(logits, ["a", "b", "c", "oos"], gold, oos_label="oos", target=0.95, familiarity=familiarity)
+    saved.save(tmp_path)
+    assert Calibration.load(tmp_path) == saved
+    vectors = np.eye(3, 8, dtype=np.float32)
+    FamiliarityIndex(vectors).save(tmp_path)
+    index = FamiliarityIndex.load(tmp_path)
+    queries = np.array([[1, 0, 0, 0, 0, 0, 0, 0], [0.6, 0.8, 0, 0, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0, 0, 0]], dtype=np.float32)
+    assert index is not None and index.similarity(queries).tolist() == pytest.approx([1.0, 0.8, 0.0], abs=1e-3)
+
+
 # --------------------------------------------------------------------------------------
 # Answer book and knowledge base files
 # --------------------------------------------------------------------------------------
@@ -252,6 +320,33 @@ def test_evaluate_reports_in_scope_accuracy_and_oos_precision_recall(trained: tu
     assert predicted.exit_code == 0, predicted.output
     rows = json.loads(predicted.stdout)["predictions"]
     assert [(r["intent"], r["answer"]) for r in rows] == [("card_lost", True), ("oos", False)]
+
+
+def test_a_model_with_enough_validation_mistakes_decides_with_the_familiarity(tiny_model: Path, tmp_path: Path) -> None:
+    """One epoch of the one-layer model leaves about a third of samples/test.yml wrong: enough
+    to fit the answer scorer, whose index then travels with the model and is used by the service."""
+    from plugins.customer_service.calibration import Calibration
+
+    result = invoke("train", "customer-service", "--train", str(SAMPLE_TRAIN), "--eval", str(SAMPLE_TRAIN.parent / "test.yml"),
+                    "--model", str(tiny_model), "--epochs", "1", "--lr", "2e-3", "--batch-size", "16", "--patience", "0",
+                    "--no-baseline", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["calibration"]["confidence"] == "energy+familiarity"
+    folder = Path(out["path"])
+    calibration = Calibration.load(folder)
+    assert calibration.scorer is not None and calibration.familiarity["texts"] > 200  # type: ignore[index]
+    assert (folder / "familiarity.npy").is_file()
+    predicted = invoke("predict", "customer-service", TEMPLATE, "--model", str(folder), "--json")
+    assert predicted.exit_code == 0, predicted.output
+    assert 0 < json.loads(predicted.stdout)["predictions"][0]["familiarity"] <= 1.0001
+    messages = tmp_path / "m.txt"
+    messages.write_text(f"{TEMPLATE}\n{ESCALATION}\n", encoding="utf-8")
+    ran = invoke("run", "customer-service", "--input", str(messages), "--model", str(folder), "--output", str(tmp_path / "r.jsonl"))
+    assert ran.exit_code == 0, ran.output
+    replies = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert replies[1]["route"] == "escalation"
+    assert any("nearest training text at" in r["why"] for r in replies)
 
 
 def test_run_without_a_model_says_how_to_train_one() -> None:

@@ -5,8 +5,14 @@ Fine-tuned classifiers are over-confident, so a raw softmax of 0.9 means little.
 temperature fitted on held-out data (Guo et al., 2017) makes confidences honest without
 changing which intent wins; the threshold is then chosen on the same held-out data as the
 lowest confidence at which the answers given are still correct ``target`` of the time, so it
-answers as much as it can at that precision. Everything here is plain numpy, unit-testable
-on synthetic scores.
+answers as much as it can at that precision.
+
+Given the familiarity of the held-out texts (``familiarity.py``), the confidence of an answer
+is instead a logistic regression of whether it is right on two scores: the classifier's
+energy (the log-sum-exp of its logits: low for texts unlike any intent) and the familiarity.
+It is fitted on the same held-out answers, weighted as the threshold's are, and only when
+they hold enough right and wrong answers to fit two weights (:data:`SCORER_MIN` each).
+Everything here is plain numpy and scikit-learn, unit-testable on synthetic scores.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import numpy as np
 CALIBRATION_FILE = "customer_service.json"
 MIN_T, MAX_T = 0.05, 20.0
 UNCALIBRATED_THRESHOLD = 0.5
+SCORER_MIN = 10  # right and wrong held-out answers each, to fit the answer scorer
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -33,6 +40,13 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return np.exp(log_softmax(np.asarray(logits, dtype=np.float64) / temperature))
+
+
+def energy(logits: np.ndarray) -> np.ndarray:
+    """log-sum-exp of each row's logits (Liu et al., 2020): the classifier's total evidence."""
+    z = np.asarray(logits, dtype=np.float64)
+    top = z.max(axis=-1)
+    return top + np.log(np.exp(z - top[..., None]).sum(axis=-1))
 
 
 def nll(logits: np.ndarray, targets: Sequence[int], temperature: float = 1.0) -> float:
@@ -88,6 +102,41 @@ def choose_threshold(confidences: Sequence[float], correct: Sequence[bool], targ
     return ThresholdChoice(float(conf[k]), float(precision[k]), (k + 1) / conf.size, met)
 
 
+@dataclass(frozen=True)
+class AnswerScorer:
+    """P(the answer is right | energy, familiarity): a logistic regression on standardised scores."""
+
+    mean: tuple[float, float]
+    scale: tuple[float, float]
+    coef: tuple[float, float]
+    intercept: float
+
+    def probability(self, energies: np.ndarray, familiarity: np.ndarray) -> np.ndarray:
+        x = (np.column_stack([energies, familiarity]) - np.asarray(self.mean)) / np.asarray(self.scale)
+        return 1 / (1 + np.exp(-(x @ np.asarray(self.coef) + self.intercept)))
+
+
+def fit_scorer(energies: Sequence[float], familiarity: Sequence[float], correct: Sequence[bool],
+               weights: Sequence[float]) -> AnswerScorer | None:
+    """The scorer fitted on held-out answers, or None with fewer than :data:`SCORER_MIN` right
+    or wrong ones (a handful of mistakes would fit noise)."""
+    from sklearn.linear_model import LogisticRegression
+
+    ok = np.asarray(correct, dtype=bool)
+    if ok.sum() < SCORER_MIN or (~ok).sum() < SCORER_MIN:
+        return None
+    x = np.column_stack([energies, familiarity]).astype(np.float64)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    if (scale < 1e-9).any():
+        return None
+    model = LogisticRegression().fit((x - mean) / scale, ok, sample_weight=np.asarray(weights, dtype=np.float64))
+    return AnswerScorer(_floats(mean), _floats(scale), _floats(model.coef_[0]), round(float(model.intercept_[0]), 6))
+
+
+def _floats(values: np.ndarray) -> tuple[float, float]:
+    return tuple(round(float(v), 6) for v in values)  # type: ignore[return-value]
+
+
 @dataclass
 class Calibration:
     """What the model folder keeps beside the weights (``customer_service.json``)."""
@@ -99,6 +148,8 @@ class Calibration:
     oos_share: float | None = None
     calibrated: bool = False
     validation: dict[str, Any] = field(default_factory=dict)
+    scorer: AnswerScorer | None = None
+    familiarity: dict[str, Any] | None = None  # the index's encoder: spec, precision, texts
 
     def save(self, folder: Path) -> Path:
         path = folder / CALIBRATION_FILE
@@ -112,7 +163,17 @@ class Calibration:
         if not path.is_file():
             return cls()
         data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        kept = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if kept.get("scorer"):
+            kept["scorer"] = AnswerScorer(**{k: tuple(v) if isinstance(v, list) else v for k, v in kept["scorer"].items()})
+        return cls(**kept)
+
+    def confidence(self, probs: np.ndarray, logits: np.ndarray, familiarity: np.ndarray | None) -> np.ndarray:
+        """The confidence each text's top intent is compared with the threshold by."""
+        top = probs.max(axis=-1)
+        if self.scorer is None or familiarity is None:
+            return top
+        return self.scorer.probability(energy(logits), familiarity)
 
 
 def oos_weight(gold: Sequence[str], oos_label: str, share: float | None) -> float:
@@ -125,9 +186,10 @@ def oos_weight(gold: Sequence[str], oos_label: str, share: float | None) -> floa
 
 
 def calibrate(logits: np.ndarray, labels: list[str], gold: Sequence[str], *, oos_label: str,
-              target: float, oos_share: float | None = None) -> Calibration:
-    """Fit T on the held-out texts whose label the model knows, then the threshold on all of them
-    (held-out out-of-scope texts the model has no class for count as wrong answers).
+              target: float, oos_share: float | None = None, familiarity: np.ndarray | None = None) -> Calibration:
+    """Fit T on the held-out texts whose label the model knows, the answer scorer when
+    ``familiarity`` is given, then the threshold on all of them (held-out out-of-scope texts the
+    model has no class for count as wrong answers).
 
     ``oos_share`` is the share of out-of-scope messages expected in live traffic: validation
     sets often hold few (CLINC150: 3%), which makes almost any threshold look precise."""
@@ -144,9 +206,14 @@ def calibrate(logits: np.ndarray, labels: list[str], gold: Sequence[str], *, oos
     predicted = probs.argmax(-1)
     answered = [i for i in range(len(gold)) if labels[predicted[i]] != oos_label]
     weight = oos_weight(gold, oos_label, oos_share)
-    choice = choose_threshold([probs[i, predicted[i]] for i in answered],
-                              [labels[predicted[i]] == gold[i] for i in answered], target,
-                              [weight if gold[i] == oos_label else 1.0 for i in answered])
+    correct = [labels[predicted[i]] == gold[i] for i in answered]
+    weights = [weight if gold[i] == oos_label else 1.0 for i in answered]
+    scorer = None
+    if familiarity is not None and answered:
+        scorer = fit_scorer(energy(z[answered]), np.asarray(familiarity)[answered], correct, weights)
+    fitted = Calibration(temperature=temperature, scorer=scorer)
+    confidence = fitted.confidence(probs[answered], z[answered], None if familiarity is None else np.asarray(familiarity)[answered])
+    choice = choose_threshold(confidence, correct, target, weights)
     validation = {
         "examples": len(gold),
         "nll_before": _round(before),
@@ -154,10 +221,11 @@ def calibrate(logits: np.ndarray, labels: list[str], gold: Sequence[str], *, oos
         "precision_at_threshold": round(choice.precision, 4),
         "coverage_at_threshold": round(choice.coverage, 4),
         "target_met": choice.met,
+        "confidence": "energy+familiarity" if scorer is not None else "softmax",
     }
     # Rounded down, so the texts that set the threshold still pass it when read back.
     threshold = math.floor(choice.threshold * 1e6) / 1e6
-    return Calibration(round(temperature, 5), threshold, oos_label, target, oos_share, True, validation)
+    return Calibration(round(temperature, 5), threshold, oos_label, target, oos_share, True, validation, scorer)
 
 
 def _round(value: float | None) -> float | None:
@@ -174,32 +242,38 @@ class IntentDecision:
     runner_up_confidence: float
     accepted: bool
     reason: str  # confident, out-of-scope, low-confidence, ambiguous
+    familiarity: float | None = None  # similarity to the nearest training text, when used
 
     def explain(self, threshold: float, margin: float) -> str:
+        seen = "" if self.familiarity is None else f"; nearest training text at {self.familiarity:.2f}"
         if self.reason == "confident":
-            return f"intent {self.intent} at {self.confidence:.2f} (threshold {threshold:.2f})"
+            return f"intent {self.intent} at {self.confidence:.2f} (threshold {threshold:.2f}{seen})"
         if self.reason == "out-of-scope":
             return f"out of scope ({self.intent} at {self.confidence:.2f})"
         if self.reason == "low-confidence":
-            return f"low confidence: {self.intent} at {self.confidence:.2f} < threshold {threshold:.2f}"
+            return f"low confidence: {self.intent} at {self.confidence:.2f} < threshold {threshold:.2f}{seen}"
         return (f"ambiguous: {self.intent} {self.confidence:.2f} vs {self.runner_up} "
                 f"{self.runner_up_confidence:.2f} (margin < {margin:.2f})")
 
 
 def decide(probs: np.ndarray, labels: list[str], *, oos_label: str | None, threshold: float,
-           margin: float) -> IntentDecision:
-    """Accept the top intent only when it is in scope, confident and clearly ahead of the next."""
+           margin: float, confidence: float | None = None, familiarity: float | None = None) -> IntentDecision:
+    """Accept the top intent only when it is in scope, confident and clearly ahead of the next.
+
+    ``confidence`` is what the threshold applies to (default: the top probability); the margin
+    is always between the top two probabilities."""
     order = np.argsort(-probs)
     top = int(order[0])
     second = int(order[1]) if len(order) > 1 else None
-    intent, confidence = labels[top], float(probs[top])
+    intent, top_prob = labels[top], float(probs[top])
     runner, runner_conf = (labels[second], float(probs[second])) if second is not None else (None, 0.0)
     if intent == oos_label:
+        confidence = top_prob
         reason = "out-of-scope"
-    elif confidence < threshold:
+    elif (confidence := top_prob if confidence is None else float(confidence)) < threshold:
         reason = "low-confidence"
-    elif runner is not None and runner != oos_label and confidence - runner_conf < margin:
+    elif runner is not None and runner != oos_label and top_prob - runner_conf < margin:
         reason = "ambiguous"
     else:
         reason = "confident"
-    return IntentDecision(intent, confidence, runner, runner_conf, reason == "confident", reason)
+    return IntentDecision(intent, confidence, runner, runner_conf, reason == "confident", reason, familiarity)

@@ -1,5 +1,5 @@
 """The fine-tuned intent model at answer time: the core's Predictor for the logits, the saved
-temperature and threshold for deciding whether to trust them."""
+temperature, answer scorer and threshold for deciding whether to trust them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import numpy as np
 
 from core import TextExample
 from plugins.customer_service.calibration import Calibration, IntentDecision, decide, softmax
+from plugins.customer_service.encoder import SentenceEncoder
+from plugins.customer_service.familiarity import FamiliarityIndex
 
 
 @dataclass
@@ -21,13 +23,24 @@ class IntentModel:
     margin: float
     folder: Path
     threshold_override: float | None = None
+    index: FamiliarityIndex | None = None
+    encoder: SentenceEncoder | None = None  # what the index was built with, when its scorer needs it
 
     @classmethod
     def load(cls, folder: Path, heads: Any, *, margin: float, precision: str = "auto",
-             threshold: float | None = None) -> IntentModel:
+             threshold: float | None = None, encoder: SentenceEncoder | None = None) -> IntentModel:
+        """``encoder`` is reused when it is the one the familiarity index was built with;
+        otherwise that one is loaded."""
         from core.predictor import Predictor
 
-        return cls(Predictor.load(folder, heads, precision=precision), Calibration.load(folder), margin, folder, threshold)
+        calibration = Calibration.load(folder)
+        index = FamiliarityIndex.load(folder) if calibration.scorer is not None else None
+        if index is not None and calibration.familiarity:
+            built = calibration.familiarity
+            if encoder is None or (encoder.spec, encoder.precision) != (built["encoder"], built["precision"]):
+                encoder = SentenceEncoder.load(built["encoder"], precision=built["precision"])
+        return cls(Predictor.load(folder, heads, precision=precision), calibration, margin, folder, threshold,
+                   index, encoder if index is not None else None)
 
     @property
     def labels(self) -> list[str]:
@@ -41,15 +54,39 @@ class IntentModel:
     def oos_label(self) -> str | None:
         return self.calibration.oos_label
 
+    @property
+    def uses_familiarity(self) -> bool:
+        return self.index is not None and self.encoder is not None
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        logits, _ = self.predictor.logits([TextExample(t) for t in texts])
+        return np.stack(logits)
+
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, one row per text."""
-        logits, _ = self.predictor.logits([TextExample(t) for t in texts])
-        return softmax(np.stack(logits), self.calibration.temperature)
+        return softmax(self.logits(texts), self.calibration.temperature)
 
-    def classify(self, texts: Sequence[str]) -> list[IntentDecision]:
+    def familiarity(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> np.ndarray | None:
+        """Similarity of each text to its nearest training text (None when the scorer does not
+        use it); ``vectors`` are the texts already embedded by :attr:`encoder`."""
+        if not self.uses_familiarity:
+            return None
+        vectors = self.encoder.embed(texts) if vectors is None else vectors  # type: ignore[union-attr]
+        return self.index.similarity(vectors)  # type: ignore[union-attr]
+
+    def classify(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> list[IntentDecision]:
+        """``vectors``: the texts already embedded by :attr:`encoder` (the service shares them
+        with the knowledge base)."""
+        return self.decide(self.logits(texts), self.familiarity(texts, vectors))
+
+    def decide(self, logits: np.ndarray, familiarity: np.ndarray | None) -> list[IntentDecision]:
+        """The decisions for texts whose logits (and familiarity) are known."""
+        probs = softmax(logits, self.calibration.temperature)
+        confidence = self.calibration.confidence(probs, logits, familiarity)
         labels = self.labels
-        return [decide(row, labels, oos_label=self.oos_label, threshold=self.threshold, margin=self.margin)
-                for row in self.probabilities(texts)]
+        return [decide(row, labels, oos_label=self.oos_label, threshold=self.threshold, margin=self.margin,
+                       confidence=float(conf), familiarity=None if familiarity is None else float(familiarity[i]))
+                for i, (row, conf) in enumerate(zip(probs, confidence))]
 
     def explain(self, decision: IntentDecision) -> str:
         return decision.explain(self.threshold, self.margin)

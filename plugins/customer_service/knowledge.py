@@ -19,6 +19,7 @@ import yaml
 
 from core import DataError
 from plugins.customer_service import yamlnodes as yn
+from plugins.customer_service.encoder import SentenceEncoder
 
 SUFFIXES = (".yml", ".yaml", ".csv", ".md", ".markdown")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -153,33 +154,19 @@ class Hit:
 class Retriever:
     """Entries embedded once (normalised), searched by cosine similarity."""
 
-    def __init__(self, entries: list[Entry], encoder: Any) -> None:
+    def __init__(self, entries: list[Entry], encoder: SentenceEncoder) -> None:
         self.entries = entries
         self.encoder = encoder
-        self.matrix = self.embed([e.embed_text for e in entries]) if entries else np.zeros((0, 1), dtype=np.float32)
+        self.matrix = encoder.embed([e.embed_text for e in entries]) if entries else np.zeros((0, 1), dtype=np.float32)
 
     @classmethod
-    def load(cls, paths: list[Path], model_path: str, *, int8: bool = True) -> Retriever:
-        """Entries from ``paths`` embedded by the sentence-transformers model at ``model_path``;
-        ``int8`` quantizes its linear layers (CPU): one query embeds in about two thirds of the time,
-        and similarities move by about 0.02."""
-        from sentence_transformers import SentenceTransformer
-
-        encoder = SentenceTransformer(model_path, device="cpu", local_files_only=True)
-        if int8:
-            from core.predictor import quantize_int8
-
-            encoder = quantize_int8(encoder)
+    def load(cls, paths: list[Path], encoder: SentenceEncoder) -> Retriever:
         return cls(load_entries(paths), encoder)
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        vectors = self.encoder.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
-                                      show_progress_bar=False)
-        return np.asarray(vectors, dtype=np.float32)
-
-    def search(self, text: str, k: int) -> list[Hit]:
+    def search(self, text: str, k: int, vector: np.ndarray | None = None) -> list[Hit]:
+        """The ``k`` closest entries; ``vector`` is ``text`` already embedded by this encoder."""
         if not self.entries:
             return []
-        scores = self.matrix @ self.embed([text])[0]
+        scores = self.matrix @ (self.encoder.embed([text])[0] if vector is None else vector)
         top = np.argsort(-scores)[:k]
         return [Hit(self.entries[i], float(scores[i])) for i in top]

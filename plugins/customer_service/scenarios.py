@@ -80,7 +80,7 @@ class CustomerServiceScenario(ClassificationScenario):
         result = self.fit(suite, examples, checked, model=model, name=name, config=training, resume=False, head_options={})
         if "path" not in result:  # another process of a DDP run: rank 0 calibrates
             return result
-        calibration = self._calibrate(suite, Path(result["path"]), held, oos, target, share)
+        calibration = self._calibrate(suite, Path(result["path"]), examples, held, oos, target, share)
         result.update(validation=note, intents=len(known - {oos}), oos_examples=sum(ex.label == oos for ex in examples),
                       extra_examples=len(extra), calibration=calibration)
         return result
@@ -96,17 +96,30 @@ class CustomerServiceScenario(ClassificationScenario):
         typer.echo(f"{source}: {len(kept)} labelled example(s), {len(rows) - len(kept)} without a label skipped", err=True)
         return kept
 
-    def _calibrate(self, suite: Suite, folder: Path, held: list[TextExample], oos: str, target: float,
-                   share: float | None) -> dict[str, Any]:
+    def _calibrate(self, suite: Suite, folder: Path, trained: list[TextExample], held: list[TextExample], oos: str,
+                   target: float, share: float | None) -> dict[str, Any]:
+        """Temperature, answer scorer and threshold on the held-out texts, saved beside the model
+        with the familiarity index of the in-scope training texts."""
         import numpy as np
 
         from core.predictor import Predictor
         from plugins.customer_service.calibration import calibrate
+        from plugins.customer_service.encoder import SentenceEncoder, default_encoder_spec
+        from plugins.customer_service.familiarity import FamiliarityIndex
 
+        config = service_config(suite.settings)
         predictor = Predictor.load(folder, suite.heads)
         logits, _ = predictor.logits(held)
+        encoder = SentenceEncoder.load(default_encoder_spec(config.embedding_model), precision=config.embedding_precision)
+        texts = sorted({ex.text for ex in trained if ex.label != oos})
+        typer.echo(f"familiarity: embedding {len(texts)} training texts", err=True)
+        index = FamiliarityIndex(encoder.embed(texts, progress=len(texts) > 2000))
+        familiarity = index.similarity(encoder.embed([ex.text for ex in held]))
         calibration = calibrate(np.stack(logits), predictor.head.labels, [str(ex.label) for ex in held],
-                                oos_label=oos, target=target, oos_share=share)
+                                oos_label=oos, target=target, oos_share=share, familiarity=familiarity)
+        if calibration.scorer is not None:
+            index.save(folder)
+            calibration.familiarity = {"encoder": encoder.spec, "precision": encoder.precision, "texts": len(texts)}
         calibration.save(folder)
         if not calibration.validation["target_met"]:
             typer.echo(f"warning: no threshold reaches in-scope precision {target} on validation; "
@@ -156,7 +169,8 @@ class CustomerServiceScenario(ClassificationScenario):
         rows = []
         for ex, d in zip(examples, intents.classify([ex.text for ex in examples])):
             rows.append({"text": ex.text, "intent": d.intent, "confidence": round(d.confidence, 4), "answer": d.accepted,
-                         "reason": d.reason, "runner_up": d.runner_up, "runner_up_confidence": round(d.runner_up_confidence, 4)})
+                         "reason": d.reason, "runner_up": d.runner_up, "runner_up_confidence": round(d.runner_up_confidence, 4),
+                         **({} if d.familiarity is None else {"familiarity": round(d.familiarity, 4)})})
         return {"predictions": rows}
 
     # -- run -----------------------------------------------------------------------------

@@ -16,10 +16,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from core import UsageError
 from plugins.customer_service.answers import AnswerBook
 from plugins.customer_service.calibration import IntentDecision
 from plugins.customer_service.config import SAMPLE_TRAIN, SCENARIO, ServiceConfig
+from plugins.customer_service.encoder import SentenceEncoder, default_encoder_spec
 from plugins.customer_service.intents import IntentModel
 from plugins.customer_service.knowledge import Hit, Retriever
 from plugins.customer_service.store import ConversationLog
@@ -84,19 +87,19 @@ class CustomerService:
     @classmethod
     def build(cls, suite: Suite, config: ServiceConfig, *, model: str | None = None, threshold: float | None = None,
               log: bool = True) -> CustomerService:
-        from core.models import packaged_model_path, quiet_transformers
+        from core.models import quiet_transformers
 
         quiet_transformers(suite.settings.verbose)
         folder = model_folder(suite, model)
-        intents = IntentModel.load(folder, suite.heads, margin=config.ambiguity_margin, threshold=threshold)
+        encoder = SentenceEncoder.load(default_encoder_spec(config.embedding_model), precision=config.embedding_precision)
+        intents = IntentModel.load(folder, suite.heads, margin=config.ambiguity_margin, threshold=threshold, encoder=encoder)
         answers = AnswerBook.load(config.answer_book_path)
-        embedder = config.embedding_model or str(packaged_model_path())
-        retriever = (Retriever.load(config.knowledge_paths, embedder, int8=config.embedding_precision == "int8")
-                     if config.knowledge_paths else None)
+        retriever = Retriever.load(config.knowledge_paths, encoder) if config.knowledge_paths else None
         return cls(intents, answers, retriever, ConversationLog(suite.store) if log else None, config)
 
     # -- deciding ------------------------------------------------------------------------
-    def plan(self, text: str, decision: IntentDecision) -> Plan:
+    def plan(self, text: str, decision: IntentDecision, vector: np.ndarray | None = None) -> Plan:
+        """``vector``: ``text`` embedded by the knowledge base's encoder, when already done."""
         reasons = [self.intents.explain(decision)]
         if decision.accepted:
             answer = self.answers.get(decision.intent)
@@ -106,7 +109,7 @@ class CustomerService:
             if answer is not None:
                 return Plan("template", reasons, templates=answer.templates)
             reasons.append(f"no answer-book entry for '{decision.intent}'")
-        hits = self.retriever.search(text, self.config.retrieval_top_k) if self.retriever else []
+        hits = self.retriever.search(text, self.config.retrieval_top_k, vector) if self.retriever else []
         floor = self.config.retrieval_threshold
         if hits and hits[0].similarity >= floor:
             best = hits[0]
@@ -121,8 +124,10 @@ class CustomerService:
         session = check_session(session_id) if session_id else uuid.uuid4().hex[:16]
         with self._models:
             started = time.perf_counter()
-            decision = self.intents.classify([text])[0]
-            plan = self.plan(text, decision)
+            vectors = self.intents.encoder.embed([text]) if self.intents.uses_familiarity else None
+            decision = self.intents.classify([text], vectors)[0]
+            shared = vectors is not None and self.retriever is not None and self.intents.encoder is self.retriever.encoder
+            plan = self.plan(text, decision, vectors[0] if shared else None)
             latency = (time.perf_counter() - started) * 1000
         language = language or self.config.language
         values = {"intent": decision.intent, "session_id": session, **(slots or {})}
