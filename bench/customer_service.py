@@ -13,7 +13,7 @@ latency of one reply, each through the ``customer-service`` scenario as a user r
   defaults), one reply at a time after load and warm-up: p50/p95 of the decision alone and with
   the turn logged.
 
-The intent model trains with the scenario's defaults (lr 3e-4, early stopping) and ``--epochs``.
+The intent model trains with the scenario's defaults (lr 3e-4, early stopping), ``--epochs`` and ``--lr``.
 
 Each part runs in its own process; datasets are read at run time, never copied.
 """
@@ -50,8 +50,8 @@ def _suite(home: Path) -> Any:
 
 
 def _train(home: Path, train: Path, eval_path: Path | None, label_column: str,
-           epochs: float | None) -> tuple[Any, dict[str, Any]]:
-    """What ``suite train customer-service`` runs: its defaults, ``epochs`` (None: the default's)."""
+           epochs: float | None, lr: float | None = None) -> tuple[Any, dict[str, Any]]:
+    """What ``suite train customer-service`` runs: its defaults, ``epochs`` and ``lr`` (None: the default's)."""
     from dataclasses import replace
 
     from core.models import quiet_transformers
@@ -60,7 +60,8 @@ def _train(home: Path, train: Path, eval_path: Path | None, label_column: str,
     quiet_transformers()
     suite = _suite(home)
     scenario = suite.scenarios.get("customer-service")
-    config = replace(CS_DEFAULTS, epochs=epochs or CS_DEFAULTS.epochs, baseline=False)
+    config = replace(CS_DEFAULTS, epochs=epochs or CS_DEFAULTS.epochs, learning_rate=lr or CS_DEFAULTS.learning_rate,
+                     baseline=False)
     started = time.perf_counter()
     result = scenario.train(suite, train=str(train), eval=str(eval_path) if eval_path else None,
                             label_column=label_column, training=config)
@@ -87,9 +88,9 @@ def _top_intent_accuracy(suite: Any, model: str, data: Path, label_column: str) 
     return sum(labels[p.argmax()] == r[label_column] for p, r in zip(probs, rows)) / len(rows)
 
 
-def run_banking77(folder: Path, epochs: float) -> dict[str, Any]:
+def run_banking77(folder: Path, epochs: float, lr: float | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as home:
-        suite, trained = _train(Path(home), folder / "train.csv", None, "category", epochs)
+        suite, trained = _train(Path(home), folder / "train.csv", None, "category", epochs, lr)
         accuracy = _top_intent_accuracy(suite, trained["path"], folder / "test.csv", "category")
         service = _evaluate(suite, trained["path"], folder / "test.csv", "category")
     return {"part": "banking77", "test_accuracy": accuracy, "service": service, "train_seconds": trained["train_seconds"],
@@ -104,7 +105,7 @@ def _clinc_csv(rows: list[list[str]], path: Path) -> Path:
     return path
 
 
-def run_clinc150(folder: Path, epochs: float, keep: Path | None) -> dict[str, Any]:
+def run_clinc150(folder: Path, epochs: float, lr: float | None, keep: Path | None) -> dict[str, Any]:
     data = json.loads((folder / "data_full.json").read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory() as scratch:
         base = keep or Path(scratch)
@@ -112,7 +113,7 @@ def run_clinc150(folder: Path, epochs: float, keep: Path | None) -> dict[str, An
         train = _clinc_csv(data["train"] + data["oos_train"], base / "train.csv")
         val = _clinc_csv(data["val"] + data["oos_val"], base / "val.csv")
         test = _clinc_csv(data["test"] + data["oos_test"], base / "test.csv")
-        suite, trained = _train(base, train, val, "label", epochs)
+        suite, trained = _train(base, train, val, "label", epochs, lr)
         service = _evaluate(suite, trained["path"], test, "label")
         shares = oos_share_sweep(suite, Path(trained["path"]), data["val"] + data["oos_val"], data["test"] + data["oos_test"])
         latency = clinc_latency(suite, Path(trained["path"]), data["test"][::30] + data["oos_test"][::10])
@@ -132,9 +133,9 @@ def clinc_latency(suite: Any, model: Path, rows: list[list[str]]) -> dict[str, A
 
 
 def oos_share_sweep(suite: Any, model: Path, val: list[list[str]], test: list[list[str]]) -> list[dict[str, Any]]:
-    """The confidence and threshold recalibrated on validation for several expected out-of-scope
-    shares, with and without the familiarity, each judged on test: what ``--oos-share`` trades
-    between in-scope accuracy and out-of-scope recall, and what the familiarity adds."""
+    """The calibration refitted on validation for several expected out-of-scope shares, with and
+    without the training texts' neighbours, each judged on test: what ``--oos-share`` trades
+    between in-scope accuracy and out-of-scope recall, and what the neighbours add."""
     from dataclasses import replace
 
     from plugins.customer_service.calibration import calibrate
@@ -144,7 +145,7 @@ def oos_share_sweep(suite: Any, model: Path, val: list[list[str]], test: list[li
 
     config = service_config(suite.settings)
     intents = IntentModel.load(model, suite.heads, margin=config.ambiguity_margin)
-    scores = {name: (intents.logits([t for t, _ in rows]), intents.familiarity([t for t, _ in rows]))
+    scores = {name: (intents.logits([t for t, _ in rows]), intents.neighbours([t for t, _ in rows]))
               for name, rows in (("val", val), ("test", test))}
     val_gold, test_gold = [g for _, g in val], [g for _, g in test]
     results = []
@@ -152,14 +153,15 @@ def oos_share_sweep(suite: Any, model: Path, val: list[list[str]], test: list[li
         if confidence != "softmax" and scores["val"][1] is None:
             continue
         for share in (None, 0.1, 0.15, 0.2, 0.3):
-            familiarity = scores["val"][1] if confidence != "softmax" else None
+            neighbours = scores["val"][1] if confidence != "softmax" else None
             cal = calibrate(scores["val"][0], intents.labels, val_gold, oos_label="oos", target=config.target_precision,
-                            oos_share=share, familiarity=familiarity)
+                            oos_share=share, neighbours=neighbours)
             judged = replace(intents, calibration=cal, threshold_override=None)
-            decisions = judged.decide(scores["test"][0], scores["test"][1] if cal.scorer is not None else None)
+            decisions = judged.decide(scores["test"][0], scores["test"][1] if cal.uses_neighbours else None)
             report = intent_report(test_gold, decisions, intents.labels, oos_label="oos", threshold=cal.threshold,
                                    temperature=cal.temperature, margin=config.ambiguity_margin)
-            results.append({"confidence": cal.validation["confidence"], "oos_share": share, "threshold": cal.threshold,
+            results.append({"confidence": cal.validation["confidence"], "neighbour_weight": cal.neighbour_weight,
+                            "oos_share": share, "threshold": cal.threshold,
                             **{k: round(report[k], 4) for k in ("in_scope_accuracy", "oos_recall", "oos_precision", "answered_precision")}})
     return results
 
@@ -203,6 +205,7 @@ def main() -> None:
     parser.add_argument("--banking77", type=Path, default=Path("../shared/data/banking77"))
     parser.add_argument("--clinc150", type=Path, default=Path("../shared/data/clinc150"))
     parser.add_argument("--epochs", type=float, default=3, help="Banking77 and CLINC150 (the sample bank: the default, 10)")
+    parser.add_argument("--lr", type=float, help="Banking77 and CLINC150 (default: the scenario's, 3e-4)")
     parser.add_argument("--repeats", type=int, default=20, help="latency: passes over the sample messages")
     parser.add_argument("--only", default="latency,clinc150,banking77")
     parser.add_argument("--run", help=argparse.SUPPRESS)
@@ -212,15 +215,16 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     if args.run:  # a child process: one part, its JSON on the last line
-        runs = {"banking77": lambda: run_banking77(args.banking77, args.epochs),
-                "clinc150": lambda: run_clinc150(args.clinc150, args.epochs, args.keep),
+        runs = {"banking77": lambda: run_banking77(args.banking77, args.epochs, args.lr),
+                "clinc150": lambda: run_clinc150(args.clinc150, args.epochs, args.lr, args.keep),
                 "latency": lambda: run_latency(args.repeats)}
         print(json.dumps(runs[args.run](), default=str))
         return
 
     common = ["--banking77", str(args.banking77), "--clinc150", str(args.clinc150), "--epochs", str(args.epochs),
+              *(["--lr", str(args.lr)] if args.lr else []),
               "--repeats", str(args.repeats), *(["--keep", str(args.keep)] if args.keep else [])]
-    results: dict[str, Any] = {"epochs": args.epochs}
+    results: dict[str, Any] = {"epochs": args.epochs, "lr": args.lr}
     for part in args.only.split(","):
         print(f"running {part} ...", flush=True)
         results[part] = in_subprocess(MODULE, "--run", part, *common)
@@ -234,7 +238,7 @@ def main() -> None:
         rows.append({"benchmark": "CLINC150 in-scope accuracy at threshold", "value": r["in_scope_accuracy"], "target": ">= 0.95"})
         rows.append({"benchmark": "CLINC150 out-of-scope recall at threshold", "value": r["oos_recall"], "target": ">= 0.80"})
         rows.append({"benchmark": "CLINC150 model: reply p95 ms", "value": r["reply_latency"]["p95_ms"], "target": "<= 30"})
-        print(table(r["oos_share_sweep"], ["confidence", "oos_share", "threshold", "in_scope_accuracy", "oos_recall", "oos_precision",
+        print(table(r["oos_share_sweep"], ["confidence", "neighbour_weight", "oos_share", "threshold", "in_scope_accuracy", "oos_recall", "oos_precision",
                                            "answered_precision"]))
     if "latency" in results:
         r = results["latency"]

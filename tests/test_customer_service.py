@@ -121,62 +121,87 @@ def test_the_threshold_applies_to_the_given_confidence_and_the_margin_to_the_pro
     assert decide(np.array([0.1, 0.1, 0.8]), labels, confidence=0.9, **kw).confidence == 0.8  # the oos class's own
 
 
+LABELS = ["a", "b", "c", "oos"]
+
+
 def synthetic_validation(rng: np.random.Generator, n_in: int = 600, n_oos: int = 60) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Logits of a classifier that is as sure of out-of-scope texts as of in-scope ones (2% of
-    those wrong), and familiarity that tells them apart: high for in-scope, low for the rest."""
-    labels = ["a", "b", "c", "oos"]
-    gold = [labels[i % 3] for i in range(n_in)] + ["oos"] * n_oos
+    those wrong), and neighbours that tell them apart: an in-scope text is close to a training
+    text of its own intent, an out-of-scope one to none."""
+    gold = [LABELS[i % 3] for i in range(n_in)] + ["oos"] * n_oos
     logits = rng.normal(0, 0.5, (n_in + n_oos, 4))
-    predicted = [labels.index(g) if g != "oos" else int(rng.integers(0, 3)) for g in gold]
+    predicted = [LABELS.index(g) if g != "oos" else int(rng.integers(0, 3)) for g in gold]
     flip = rng.random(n_in) < 0.02
     predicted[:n_in] = [(p + 1) % 3 if f else p for p, f in zip(predicted[:n_in], flip)]
     logits[np.arange(len(gold)), predicted] += rng.normal(6, 1, len(gold))
-    familiarity = np.r_[rng.normal(0.8, 0.08, n_in), rng.normal(0.45, 0.08, n_oos)]
-    return logits, gold, familiarity
+    neighbours = rng.normal(0.3, 0.05, (len(gold), 4))
+    neighbours[np.arange(n_in), [LABELS.index(g) for g in gold[:n_in]]] = rng.normal(0.8, 0.08, n_in)
+    neighbours[n_in:, :3] = rng.normal(0.45, 0.08, (n_oos, 3))
+    return logits, gold, neighbours
 
 
-def test_familiarity_fits_an_answer_scorer_that_declines_confident_out_of_scope_texts() -> None:
-    from plugins.customer_service.calibration import calibrate, softmax
+def recall_and_answered(calibration, logits: np.ndarray, gold: list[str], neighbours: np.ndarray | None) -> tuple[float, float]:  # noqa: ANN001
+    """Out-of-scope texts declined, and in-scope texts answered, at the calibrated threshold."""
+    from plugins.customer_service.calibration import nearest_in_scope
 
-    logits, gold, familiarity = synthetic_validation(np.random.default_rng(3))
-    labels = ["a", "b", "c", "oos"]
-    plain = calibrate(logits, labels, gold, oos_label="oos", target=0.95, oos_share=0.2)
-    scored = calibrate(logits, labels, gold, oos_label="oos", target=0.95, oos_share=0.2, familiarity=familiarity)
-    assert plain.scorer is None and plain.validation["confidence"] == "softmax"
+    probs = calibration.probabilities(logits, neighbours if calibration.uses_neighbours else None)
+    seen = nearest_in_scope(neighbours, LABELS, "oos") if calibration.uses_neighbours else None
+    passed = (calibration.confidence(probs, logits, seen) >= calibration.threshold) & (probs.argmax(-1) != 3)
+    oos = np.array([g == "oos" for g in gold])
+    return float(1 - passed[oos].mean()), float(passed[~oos].mean())
+
+
+def test_neighbours_fit_an_answer_scorer_that_declines_confident_out_of_scope_texts() -> None:
+    from plugins.customer_service.calibration import calibrate
+
+    logits, gold, neighbours = synthetic_validation(np.random.default_rng(3))
+    plain = calibrate(logits, LABELS, gold, oos_label="oos", target=0.95, oos_share=0.2)
+    scored = calibrate(logits, LABELS, gold, oos_label="oos", target=0.95, oos_share=0.2, neighbours=neighbours)
+    assert plain.scorer is None and plain.validation["confidence"] == "softmax" and plain.neighbour_weight == 0
     assert scored.scorer is not None and scored.validation["confidence"] == "energy+familiarity"
     assert scored.scorer.coef[1] > 0  # more familiar, more likely right
+    assert min(recall_and_answered(scored, logits, gold, neighbours)) > 0.75
+    assert min(recall_and_answered(plain, logits, gold, None)) < 0.6  # the logits alone cannot do both
 
-    def recall_and_answered(calibration, fam):  # noqa: ANN001, ANN202
-        """Out-of-scope texts declined, and in-scope texts answered, at the calibrated threshold."""
-        passed = calibration.confidence(softmax(logits, calibration.temperature), logits, fam) >= calibration.threshold
-        oos = np.array([g == "oos" for g in gold])
-        return float(1 - passed[oos].mean()), float(passed[~oos].mean())
 
-    assert min(recall_and_answered(scored, familiarity)) > 0.85
-    assert min(recall_and_answered(plain, None)) < 0.6  # the logits alone cannot do both
+def test_the_neighbour_vote_is_weighted_only_when_it_puts_more_texts_right() -> None:
+    from plugins.customer_service.calibration import blend, choose_neighbour_weight
+
+    rng = np.random.default_rng(6)
+    gold = rng.integers(0, 3, 500)
+    logits = rng.normal(0, 1, (500, 3))
+    logits[np.arange(500), np.where(rng.random(500) < 0.8, gold, (gold + 1) % 3)] += 3  # 80% right
+    helpful = rng.normal(0.3, 0.05, (500, 3))
+    helpful[np.arange(500), gold] += 0.3  # the nearest training text is of the right intent
+    weight = choose_neighbour_weight(logits, helpful, gold)
+    assert weight > 0 and (blend(logits, helpful, weight).argmax(-1) == gold).mean() > (logits.argmax(-1) == gold).mean() + 0.1
+    assert choose_neighbour_weight(logits, rng.normal(0.3, 0.05, (500, 3)), gold) == 0.0  # noise: no vote
+    assert np.array_equal(blend(logits, helpful, 0.0), logits)  # no vote: the logits as they are
 
 
 def test_too_few_wrong_answers_keep_the_softmax_confidence() -> None:
     from plugins.customer_service.calibration import SCORER_MIN, calibrate
 
-    logits, gold, familiarity = synthetic_validation(np.random.default_rng(4), n_in=90, n_oos=SCORER_MIN // 2)
-    calibration = calibrate(logits, ["a", "b", "c", "oos"], gold, oos_label="oos", target=0.95, familiarity=familiarity)
-    assert calibration.scorer is None and calibration.validation["confidence"] == "softmax"
+    logits, gold, neighbours = synthetic_validation(np.random.default_rng(4), n_in=90, n_oos=SCORER_MIN // 2)
+    calibration = calibrate(logits, LABELS, gold, oos_label="oos", target=0.95, neighbours=neighbours)
+    assert calibration.scorer is None and calibration.neighbour_weight == 0
+    assert calibration.validation["confidence"] == "softmax"
 
 
 def test_calibration_and_familiarity_index_round_trip(tmp_path: Path) -> None:
     from plugins.customer_service.calibration import Calibration, calibrate
     from plugins.customer_service.familiarity import FamiliarityIndex
 
-    logits, gold, familiarity = synthetic_validation(np.random.default_rng(5))
-    saved = calibrate(logits, ["a", "b", "c", "oos"], gold, oos_label="oos", target=0.95, familiarity=familiarity)
+    logits, gold, neighbours = synthetic_validation(np.random.default_rng(5))
+    saved = calibrate(logits, LABELS, gold, oos_label="oos", target=0.95, neighbours=neighbours)
     saved.save(tmp_path)
     assert Calibration.load(tmp_path) == saved
-    vectors = np.eye(3, 8, dtype=np.float32)
-    FamiliarityIndex(vectors).save(tmp_path)
+    FamiliarityIndex.build(np.eye(3, 8, dtype=np.float32), ["b", "a", "b"]).save(tmp_path)
     index = FamiliarityIndex.load(tmp_path)
     queries = np.array([[1, 0, 0, 0, 0, 0, 0, 0], [0.6, 0.8, 0, 0, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0, 0, 0]], dtype=np.float32)
-    assert index is not None and index.similarity(queries).tolist() == pytest.approx([1.0, 0.8, 0.0], abs=1e-3)
+    assert index is not None
+    similar = index.by_intent(queries, ["a", "b", "oos"])  # a: the second vector; b: the first and third
+    np.testing.assert_allclose(similar, [[0.0, 1.0, -1.0], [0.8, 0.6, -1.0], [0.0, 0.0, -1.0]], atol=1e-3)
 
 
 # --------------------------------------------------------------------------------------
@@ -322,9 +347,9 @@ def test_evaluate_reports_in_scope_accuracy_and_oos_precision_recall(trained: tu
     assert [(r["intent"], r["answer"]) for r in rows] == [("card_lost", True), ("oos", False)]
 
 
-def test_a_model_with_enough_validation_mistakes_decides_with_the_familiarity(tiny_model: Path, tmp_path: Path) -> None:
-    """One epoch of the one-layer model leaves about a third of samples/test.yml wrong: enough
-    to fit the answer scorer, whose index then travels with the model and is used by the service."""
+def test_a_weak_model_is_helped_by_the_nearest_training_texts(tiny_model: Path, tmp_path: Path) -> None:
+    """One epoch of the one-layer model gets about a third of samples/test.yml wrong; the vote of
+    the nearest training texts puts most of them right, and its index travels with the model."""
     from plugins.customer_service.calibration import Calibration
 
     result = invoke("train", "customer-service", "--train", str(SAMPLE_TRAIN), "--eval", str(SAMPLE_TRAIN.parent / "test.yml"),
@@ -332,11 +357,12 @@ def test_a_model_with_enough_validation_mistakes_decides_with_the_familiarity(ti
                     "--no-baseline", "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert out["calibration"]["confidence"] == "energy+familiarity"
+    assert out["metrics"]["accuracy"] < 0.8 and out["calibration"]["neighbour_weight"] > 0
+    assert out["calibration"]["nll_before"] < 0.5 * out["metrics"]["loss"]  # the vote's NLL against the classifier's
     folder = Path(out["path"])
     calibration = Calibration.load(folder)
-    assert calibration.scorer is not None and calibration.familiarity["texts"] > 200  # type: ignore[index]
-    assert (folder / "familiarity.npy").is_file()
+    assert calibration.uses_neighbours and calibration.familiarity["texts"] > 200  # type: ignore[index]
+    assert (folder / "familiarity.npz").is_file()
     predicted = invoke("predict", "customer-service", TEMPLATE, "--model", str(folder), "--json")
     assert predicted.exit_code == 0, predicted.output
     assert 0 < json.loads(predicted.stdout)["predictions"][0]["familiarity"] <= 1.0001

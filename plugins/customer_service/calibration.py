@@ -7,12 +7,14 @@ changing which intent wins; the threshold is then chosen on the same held-out da
 lowest confidence at which the answers given are still correct ``target`` of the time, so it
 answers as much as it can at that precision.
 
-Given the familiarity of the held-out texts (``familiarity.py``), the confidence of an answer
-is instead a logistic regression of whether it is right on two scores: the classifier's
-energy (the log-sum-exp of its logits: low for texts unlike any intent) and the familiarity.
-It is fitted on the same held-out answers, weighted as the threshold's are, and only when
-they hold enough right and wrong answers to fit two weights (:data:`SCORER_MIN` each).
-Everything here is plain numpy and scikit-learn, unit-testable on synthetic scores.
+Given the held-out texts' similarity to the training texts of each intent (``familiarity.py``),
+two more things are fitted on the same held-out texts: the weight of a nearest-neighbour vote
+added to the classifier's log-probabilities (kept only when it puts significantly more texts
+right), and, when the answers hold enough right and wrong ones (:data:`SCORER_MIN` each), the
+confidence of an answer as a logistic regression of whether it is right on two scores, the
+classifier's energy (the log-sum-exp of its logits: low for texts unlike any intent) and the
+familiarity (the similarity to the nearest in-scope training text), weighted as the
+threshold's are. Everything here is plain numpy and scikit-learn, unit-testable on synthetic scores.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ CALIBRATION_FILE = "customer_service.json"
 MIN_T, MAX_T = 0.05, 20.0
 UNCALIBRATED_THRESHOLD = 0.5
 SCORER_MIN = 10  # right and wrong held-out answers each, to fit the answer scorer
+# Weights of the nearest-neighbour vote tried on validation. Measured on CLINC150: 10 raised
+# top-intent in-scope accuracy from 0.960 to 0.965 on test (and on validation alike).
+NEIGHBOUR_WEIGHTS = (0.0, 5.0, 10.0, 20.0)
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -150,6 +155,7 @@ class Calibration:
     validation: dict[str, Any] = field(default_factory=dict)
     scorer: AnswerScorer | None = None
     familiarity: dict[str, Any] | None = None  # the index's encoder: spec, precision, texts
+    neighbour_weight: float = 0.0  # of the nearest-neighbour vote added to the log-probabilities
 
     def save(self, folder: Path) -> Path:
         path = folder / CALIBRATION_FILE
@@ -168,12 +174,24 @@ class Calibration:
             kept["scorer"] = AnswerScorer(**{k: tuple(v) if isinstance(v, list) else v for k, v in kept["scorer"].items()})
         return cls(**kept)
 
+    @property
+    def uses_neighbours(self) -> bool:
+        return self.scorer is not None or self.neighbour_weight > 0
+
+    def probabilities(self, logits: np.ndarray, neighbours: np.ndarray | None) -> np.ndarray:
+        return softmax(blend(logits, neighbours, self.neighbour_weight), self.temperature)
+
     def confidence(self, probs: np.ndarray, logits: np.ndarray, familiarity: np.ndarray | None) -> np.ndarray:
         """The confidence each text's top intent is compared with the threshold by."""
-        top = probs.max(axis=-1)
-        if self.scorer is None or familiarity is None:
-            return top
-        return self.scorer.probability(energy(logits), familiarity)
+        return answer_confidence(probs, logits, familiarity, self.scorer)
+
+
+def answer_confidence(probs: np.ndarray, logits: np.ndarray, familiarity: np.ndarray | None,
+                      scorer: AnswerScorer | None) -> np.ndarray:
+    """The scorer's probability that each answer is right, or the top probability without one."""
+    if scorer is None or familiarity is None:
+        return probs.max(axis=-1)
+    return scorer.probability(energy(logits), familiarity)
 
 
 def oos_weight(gold: Sequence[str], oos_label: str, share: float | None) -> float:
@@ -186,46 +204,91 @@ def oos_weight(gold: Sequence[str], oos_label: str, share: float | None) -> floa
 
 
 def calibrate(logits: np.ndarray, labels: list[str], gold: Sequence[str], *, oos_label: str,
-              target: float, oos_share: float | None = None, familiarity: np.ndarray | None = None) -> Calibration:
-    """Fit T on the held-out texts whose label the model knows, the answer scorer when
-    ``familiarity`` is given, then the threshold on all of them (held-out out-of-scope texts the
-    model has no class for count as wrong answers).
+              target: float, oos_share: float | None = None, neighbours: np.ndarray | None = None) -> Calibration:
+    """Fit T on the held-out texts whose label the model knows, then the threshold on all of them
+    (held-out out-of-scope texts the model has no class for count as wrong answers).
+
+    ``neighbours`` (each held-out text's similarity to the nearest training text of each
+    intent, ``familiarity.py``) add the nearest-neighbour vote when it puts more held-out texts
+    right, and the answer scorer when the held-out answers hold enough right and wrong ones.
 
     ``oos_share`` is the share of out-of-scope messages expected in live traffic: validation
     sets often hold few (CLINC150: 3%), which makes almost any threshold look precise."""
+    if neighbours is not None:
+        fitted = _calibrate(np.asarray(logits, dtype=np.float64), labels, gold, oos_label, target, oos_share, neighbours)
+        if fitted.uses_neighbours:
+            return fitted
+    return _calibrate(np.asarray(logits, dtype=np.float64), labels, gold, oos_label, target, oos_share, None)
+
+
+def _calibrate(z: np.ndarray, labels: list[str], gold: Sequence[str], oos_label: str, target: float,
+               oos_share: float | None, neighbours: np.ndarray | None) -> Calibration:
     index = {label: i for i, label in enumerate(labels)}
     known = [i for i, g in enumerate(gold) if g in index]
-    z = np.asarray(logits, dtype=np.float64)
     targets = [index[gold[i]] for i in known]
-    before = nll(z[known], targets) if known else None
+    # The vote chooses among intents; telling out-of-scope texts apart is the scorer's job.
+    in_scope = [i for i in known if gold[i] != oos_label]
+    weight_nb = 0.0 if neighbours is None else choose_neighbour_weight(
+        z[in_scope], neighbours[in_scope], [index[gold[i]] for i in in_scope])
+    blended = blend(z, neighbours, weight_nb)
+    before = nll(blended[known], targets) if known else None
     # With every held-out text right, NLL only falls as T -> 0: that says nothing about
     # over-confidence, so the model is not sharpened then.
-    perfect = bool(known) and bool((z[known].argmax(-1) == np.asarray(targets)).all())
-    temperature = fit_temperature(z[known], targets, lowest=1.0 if perfect else MIN_T)
-    probs = softmax(z, temperature)
+    perfect = bool(known) and bool((blended[known].argmax(-1) == np.asarray(targets)).all())
+    temperature = fit_temperature(blended[known], targets, lowest=1.0 if perfect else MIN_T)
+    probs = softmax(blended, temperature)
     predicted = probs.argmax(-1)
     answered = [i for i in range(len(gold)) if labels[predicted[i]] != oos_label]
     weight = oos_weight(gold, oos_label, oos_share)
     correct = [labels[predicted[i]] == gold[i] for i in answered]
     weights = [weight if gold[i] == oos_label else 1.0 for i in answered]
-    scorer = None
-    if familiarity is not None and answered:
-        scorer = fit_scorer(energy(z[answered]), np.asarray(familiarity)[answered], correct, weights)
-    fitted = Calibration(temperature=temperature, scorer=scorer)
-    confidence = fitted.confidence(probs[answered], z[answered], None if familiarity is None else np.asarray(familiarity)[answered])
-    choice = choose_threshold(confidence, correct, target, weights)
+    seen = None if neighbours is None or not answered else nearest_in_scope(neighbours[answered], labels, oos_label)
+    scorer = None if seen is None else fit_scorer(energy(z[answered]), seen, correct, weights)
+    choice = choose_threshold(answer_confidence(probs[answered], z[answered], seen, scorer), correct, target, weights)
     validation = {
         "examples": len(gold),
         "nll_before": _round(before),
-        "nll_after": _round(nll(z[known], targets, temperature) if known else None),
+        "nll_after": _round(nll(blended[known], targets, temperature) if known else None),
         "precision_at_threshold": round(choice.precision, 4),
         "coverage_at_threshold": round(choice.coverage, 4),
         "target_met": choice.met,
         "confidence": "energy+familiarity" if scorer is not None else "softmax",
+        "neighbour_weight": weight_nb,
     }
     # Rounded down, so the texts that set the threshold still pass it when read back.
     threshold = math.floor(choice.threshold * 1e6) / 1e6
-    return Calibration(round(temperature, 5), threshold, oos_label, target, oos_share, True, validation, scorer)
+    return Calibration(round(temperature, 5), threshold, oos_label, target, oos_share, True, validation, scorer,
+                       neighbour_weight=weight_nb)
+
+
+def blend(logits: np.ndarray, neighbours: np.ndarray | None, weight: float) -> np.ndarray:
+    """The classifier's log-probabilities plus ``weight`` times each intent's nearest-neighbour
+    similarity (the logits themselves when there is no vote: the softmax is the same)."""
+    if neighbours is None or weight == 0:
+        return np.asarray(logits, dtype=np.float64)
+    return log_softmax(logits) + weight * np.asarray(neighbours, dtype=np.float64)
+
+
+def choose_neighbour_weight(logits: np.ndarray, neighbours: np.ndarray, targets: Sequence[int]) -> float:
+    """The weight of :data:`NEIGHBOUR_WEIGHTS` whose vote puts the most held-out texts right
+    beyond chance, or 0: of the texts it changes, the ones it fixes must outnumber the ones it
+    breaks by two standard deviations (McNemar's test), so noise adds no vote."""
+    gold = np.asarray(targets)
+    alone = np.asarray(logits).argmax(-1) == gold
+    best, best_gain = 0.0, 0
+    for weight in NEIGHBOUR_WEIGHTS:
+        voted = blend(logits, neighbours, weight).argmax(-1) == gold
+        fixed, broke = int((voted & ~alone).sum()), int((alone & ~voted).sum())
+        gain = fixed - broke
+        if gain > best_gain and gain >= 2 * math.sqrt(fixed + broke):
+            best, best_gain = weight, gain
+    return best
+
+
+def nearest_in_scope(neighbours: np.ndarray, labels: Sequence[str], oos_label: str | None) -> np.ndarray:
+    """Similarity to the nearest in-scope training text."""
+    columns = [i for i, label in enumerate(labels) if label != oos_label]
+    return np.asarray(neighbours)[:, columns].max(axis=-1)
 
 
 def _round(value: float | None) -> float | None:

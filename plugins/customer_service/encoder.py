@@ -42,6 +42,18 @@ class SentenceEncoder:
         return np.asarray(vectors, dtype=np.float32)
 
 
+def cosine(queries: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """``queries @ vectors.T`` for normalised rows, in torch rather than numpy: numpy's BLAS
+    threads spin after a product and starve the encoders' threads on the next message
+    (measured with 15,000 vectors: reply p95 127 ms with numpy, 22 ms with torch)."""
+    import torch
+
+    with torch.inference_mode():
+        product = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)) @ torch.from_numpy(
+            np.ascontiguousarray(vectors, dtype=np.float32)).T
+    return product.numpy()
+
+
 def default_encoder_spec(configured: str | None) -> str:
     """The configured encoder folder, else the packaged default model's."""
     from core.models import packaged_model_path

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from core import TextExample
-from plugins.customer_service.calibration import Calibration, IntentDecision, decide, softmax
+from plugins.customer_service.calibration import Calibration, IntentDecision, decide, nearest_in_scope
 from plugins.customer_service.encoder import SentenceEncoder
 from plugins.customer_service.familiarity import FamiliarityIndex
 
@@ -34,7 +34,7 @@ class IntentModel:
         from core.predictor import Predictor
 
         calibration = Calibration.load(folder)
-        index = FamiliarityIndex.load(folder) if calibration.scorer is not None else None
+        index = FamiliarityIndex.load(folder) if calibration.uses_neighbours else None
         if index is not None and calibration.familiarity:
             built = calibration.familiarity
             if encoder is None or (encoder.spec, encoder.precision) != (built["encoder"], built["precision"]):
@@ -62,30 +62,31 @@ class IntentModel:
         logits, _ = self.predictor.logits([TextExample(t) for t in texts])
         return np.stack(logits)
 
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """Calibrated probabilities, one row per text."""
-        return softmax(self.logits(texts), self.calibration.temperature)
-
-    def familiarity(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> np.ndarray | None:
-        """Similarity of each text to its nearest training text (None when the scorer does not
-        use it); ``vectors`` are the texts already embedded by :attr:`encoder`."""
+    def neighbours(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> np.ndarray | None:
+        """Each text's similarity to the nearest training text of each intent (None when the
+        calibration does not use them); ``vectors`` are the texts already embedded by :attr:`encoder`."""
         if not self.uses_familiarity:
             return None
         vectors = self.encoder.embed(texts) if vectors is None else vectors  # type: ignore[union-attr]
-        return self.index.similarity(vectors)  # type: ignore[union-attr]
+        return self.index.by_intent(vectors, self.labels)  # type: ignore[union-attr]
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities, one row per text."""
+        return self.calibration.probabilities(self.logits(texts), self.neighbours(texts))
 
     def classify(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> list[IntentDecision]:
         """``vectors``: the texts already embedded by :attr:`encoder` (the service shares them
         with the knowledge base)."""
-        return self.decide(self.logits(texts), self.familiarity(texts, vectors))
+        return self.decide(self.logits(texts), self.neighbours(texts, vectors))
 
-    def decide(self, logits: np.ndarray, familiarity: np.ndarray | None) -> list[IntentDecision]:
-        """The decisions for texts whose logits (and familiarity) are known."""
-        probs = softmax(logits, self.calibration.temperature)
-        confidence = self.calibration.confidence(probs, logits, familiarity)
+    def decide(self, logits: np.ndarray, neighbours: np.ndarray | None) -> list[IntentDecision]:
+        """The decisions for texts whose logits (and neighbours) are known."""
+        probs = self.calibration.probabilities(logits, neighbours)
+        seen = None if neighbours is None else nearest_in_scope(neighbours, self.labels, self.oos_label)
+        confidence = self.calibration.confidence(probs, logits, seen)
         labels = self.labels
         return [decide(row, labels, oos_label=self.oos_label, threshold=self.threshold, margin=self.margin,
-                       confidence=float(conf), familiarity=None if familiarity is None else float(familiarity[i]))
+                       confidence=float(conf), familiarity=None if seen is None else float(seen[i]))
                 for i, (row, conf) in enumerate(zip(probs, confidence))]
 
     def explain(self, decision: IntentDecision) -> str:

@@ -19,7 +19,7 @@ import yaml
 
 from core import DataError
 from plugins.customer_service import yamlnodes as yn
-from plugins.customer_service.encoder import SentenceEncoder
+from plugins.customer_service.encoder import SentenceEncoder, cosine
 
 SUFFIXES = (".yml", ".yaml", ".csv", ".md", ".markdown")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -167,6 +167,6 @@ class Retriever:
         """The ``k`` closest entries; ``vector`` is ``text`` already embedded by this encoder."""
         if not self.entries:
             return []
-        scores = self.matrix @ (self.encoder.embed([text])[0] if vector is None else vector)
+        scores = cosine((self.encoder.embed([text]) if vector is None else vector[None]), self.matrix)[0]
         top = np.argsort(-scores)[:k]
         return [Hit(self.entries[i], float(scores[i])) for i in top]

@@ -98,8 +98,8 @@ class CustomerServiceScenario(ClassificationScenario):
 
     def _calibrate(self, suite: Suite, folder: Path, trained: list[TextExample], held: list[TextExample], oos: str,
                    target: float, share: float | None) -> dict[str, Any]:
-        """Temperature, answer scorer and threshold on the held-out texts, saved beside the model
-        with the familiarity index of the in-scope training texts."""
+        """Temperature, nearest-neighbour vote, answer scorer and threshold on the held-out texts,
+        saved beside the model with the index of the training texts they were measured against."""
         import numpy as np
 
         from core.predictor import Predictor
@@ -111,15 +111,15 @@ class CustomerServiceScenario(ClassificationScenario):
         predictor = Predictor.load(folder, suite.heads)
         logits, _ = predictor.logits(held)
         encoder = SentenceEncoder.load(default_encoder_spec(config.embedding_model), precision=config.embedding_precision)
-        texts = sorted({ex.text for ex in trained if ex.label != oos})
-        typer.echo(f"familiarity: embedding {len(texts)} training texts", err=True)
-        index = FamiliarityIndex(encoder.embed(texts, progress=len(texts) > 2000))
-        familiarity = index.similarity(encoder.embed([ex.text for ex in held]))
+        pairs = sorted({(ex.text, str(ex.label)) for ex in trained})
+        typer.echo(f"familiarity: embedding {len(pairs)} training texts", err=True)
+        index = FamiliarityIndex.build(encoder.embed([t for t, _ in pairs], progress=len(pairs) > 2000), [g for _, g in pairs])
+        neighbours = index.by_intent(encoder.embed([ex.text for ex in held]), predictor.head.labels)
         calibration = calibrate(np.stack(logits), predictor.head.labels, [str(ex.label) for ex in held],
-                                oos_label=oos, target=target, oos_share=share, familiarity=familiarity)
-        if calibration.scorer is not None:
+                                oos_label=oos, target=target, oos_share=share, neighbours=neighbours)
+        if calibration.uses_neighbours:
             index.save(folder)
-            calibration.familiarity = {"encoder": encoder.spec, "precision": encoder.precision, "texts": len(texts)}
+            calibration.familiarity = {"encoder": encoder.spec, "precision": encoder.precision, "texts": len(pairs)}
         calibration.save(folder)
         if not calibration.validation["target_met"]:
             typer.echo(f"warning: no threshold reaches in-scope precision {target} on validation; "
