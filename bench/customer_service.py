@@ -6,9 +6,10 @@ latency of one reply, each through the ``customer-service`` scenario as a user r
 - ``banking77``: train on train.csv (10% stratified validation), test accuracy of the top
   intent (what the 93% target means), and the service's view at the calibrated threshold.
 - ``clinc150``: data_full.json; train on train + oos_train, calibrate on val + oos_val, then
-  in-scope accuracy and out-of-scope recall on test + oos_test at the chosen threshold; the
-  threshold recalibrated for several ``--oos-share`` values, with the softmax confidence and
-  with the energy+familiarity scorer side by side; one reply's latency with this model.
+  in-scope accuracy and out-of-scope recall on test + oos_test at the threshold chosen for
+  ``--oos-share`` (default 0.1); the calibration refitted for several shares, with the plain
+  softmax and with the nearest training texts (vote + energy/familiarity scorer) side by side;
+  one reply's latency with this model.
 - ``latency``: the embedded sample bank (trained here with the default model and the scenario's
   defaults), one reply at a time after load and warm-up: p50/p95 of the decision alone and with
   the turn logged.
@@ -50,8 +51,9 @@ def _suite(home: Path) -> Any:
 
 
 def _train(home: Path, train: Path, eval_path: Path | None, label_column: str,
-           epochs: float | None, lr: float | None = None) -> tuple[Any, dict[str, Any]]:
-    """What ``suite train customer-service`` runs: its defaults, ``epochs`` and ``lr`` (None: the default's)."""
+           epochs: float | None, lr: float | None = None, oos_share: float | None = None) -> tuple[Any, dict[str, Any]]:
+    """What ``suite train customer-service`` runs: its defaults, ``epochs``, ``lr`` and ``--oos-share``
+    (None: the default's)."""
     from dataclasses import replace
 
     from core.models import quiet_transformers
@@ -64,7 +66,7 @@ def _train(home: Path, train: Path, eval_path: Path | None, label_column: str,
                      baseline=False)
     started = time.perf_counter()
     result = scenario.train(suite, train=str(train), eval=str(eval_path) if eval_path else None,
-                            label_column=label_column, training=config)
+                            label_column=label_column, oos_share=oos_share, training=config)
     result["wall_seconds"] = time.perf_counter() - started
     return suite, result
 
@@ -105,7 +107,7 @@ def _clinc_csv(rows: list[list[str]], path: Path) -> Path:
     return path
 
 
-def run_clinc150(folder: Path, epochs: float, lr: float | None, keep: Path | None) -> dict[str, Any]:
+def run_clinc150(folder: Path, epochs: float, lr: float | None, oos_share: float | None, keep: Path | None) -> dict[str, Any]:
     data = json.loads((folder / "data_full.json").read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory() as scratch:
         base = keep or Path(scratch)
@@ -113,7 +115,7 @@ def run_clinc150(folder: Path, epochs: float, lr: float | None, keep: Path | Non
         train = _clinc_csv(data["train"] + data["oos_train"], base / "train.csv")
         val = _clinc_csv(data["val"] + data["oos_val"], base / "val.csv")
         test = _clinc_csv(data["test"] + data["oos_test"], base / "test.csv")
-        suite, trained = _train(base, train, val, "label", epochs, lr)
+        suite, trained = _train(base, train, val, "label", epochs, lr, oos_share)
         service = _evaluate(suite, trained["path"], test, "label")
         shares = oos_share_sweep(suite, Path(trained["path"]), data["val"] + data["oos_val"], data["test"] + data["oos_test"])
         latency = clinc_latency(suite, Path(trained["path"]), data["test"][::30] + data["oos_test"][::10])
@@ -129,7 +131,7 @@ def clinc_latency(suite: Any, model: Path, rows: list[list[str]]) -> dict[str, A
     from plugins.customer_service.service import CustomerService
 
     service = CustomerService.build(suite, service_config(suite.settings), model=str(model), log=False)
-    return {"familiarity": service.intents.uses_familiarity, **time_replies(service, [t for t, _ in rows], 1)}
+    return time_replies(service, [t for t, _ in rows], 1)
 
 
 def oos_share_sweep(suite: Any, model: Path, val: list[list[str]], test: list[list[str]]) -> list[dict[str, Any]]:
@@ -192,7 +194,8 @@ def time_replies(service: Any, texts: list[str], repeats: int) -> dict[str, Any]
             reply = service.reply(text)
             times.append((time.perf_counter() - started) * 1000)
             routes[reply.route] = routes.get(reply.route, 0) + 1
-    return {"p50_ms": statistics.median(times), "p95_ms": _p95(times), "replies": len(times), "routes": routes}
+    return {"p50_ms": statistics.median(times), "p95_ms": _p95(times), "replies": len(times), "routes": routes,
+            "neighbours": service.intents.uses_familiarity}
 
 
 def _p95(values: list[float]) -> float:
@@ -206,6 +209,8 @@ def main() -> None:
     parser.add_argument("--clinc150", type=Path, default=Path("../shared/data/clinc150"))
     parser.add_argument("--epochs", type=float, default=3, help="Banking77 and CLINC150 (the sample bank: the default, 10)")
     parser.add_argument("--lr", type=float, help="Banking77 and CLINC150 (default: the scenario's, 3e-4)")
+    parser.add_argument("--oos-share", type=float, default=0.1,
+                        help="CLINC150: the expected out-of-scope share the threshold is chosen for (the sweep shows others)")
     parser.add_argument("--repeats", type=int, default=20, help="latency: passes over the sample messages")
     parser.add_argument("--only", default="latency,clinc150,banking77")
     parser.add_argument("--run", help=argparse.SUPPRESS)
@@ -216,15 +221,15 @@ def main() -> None:
 
     if args.run:  # a child process: one part, its JSON on the last line
         runs = {"banking77": lambda: run_banking77(args.banking77, args.epochs, args.lr),
-                "clinc150": lambda: run_clinc150(args.clinc150, args.epochs, args.lr, args.keep),
+                "clinc150": lambda: run_clinc150(args.clinc150, args.epochs, args.lr, args.oos_share, args.keep),
                 "latency": lambda: run_latency(args.repeats)}
         print(json.dumps(runs[args.run](), default=str))
         return
 
     common = ["--banking77", str(args.banking77), "--clinc150", str(args.clinc150), "--epochs", str(args.epochs),
-              *(["--lr", str(args.lr)] if args.lr else []),
+              *(["--lr", str(args.lr)] if args.lr else []), "--oos-share", str(args.oos_share),
               "--repeats", str(args.repeats), *(["--keep", str(args.keep)] if args.keep else [])]
-    results: dict[str, Any] = {"epochs": args.epochs, "lr": args.lr}
+    results: dict[str, Any] = {"epochs": args.epochs, "lr": args.lr, "oos_share": args.oos_share}
     for part in args.only.split(","):
         print(f"running {part} ...", flush=True)
         results[part] = in_subprocess(MODULE, "--run", part, *common)
