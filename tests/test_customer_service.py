@@ -362,7 +362,7 @@ def test_a_weak_model_is_helped_by_the_nearest_training_texts(tiny_model: Path, 
     folder = Path(out["path"])
     calibration = Calibration.load(folder)
     assert calibration.uses_neighbours and calibration.familiarity["texts"] > 200  # type: ignore[index]
-    assert (folder / "familiarity.npz").is_file()
+    assert (folder / "familiarity.npz").is_file() and calibration.familiarity["encoder"] == "default"  # type: ignore[index]
     predicted = invoke("predict", "customer-service", TEMPLATE, "--model", str(folder), "--json")
     assert predicted.exit_code == 0, predicted.output
     assert 0 < json.loads(predicted.stdout)["predictions"][0]["familiarity"] <= 1.0001
@@ -373,6 +373,9 @@ def test_a_weak_model_is_helped_by_the_nearest_training_texts(tiny_model: Path, 
     replies = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text(encoding="utf-8").splitlines()]
     assert replies[1]["route"] == "escalation"
     assert any("nearest training text at" in r["why"] for r in replies)
+    (folder / "familiarity.npz").unlink()  # a model folder copied without its index
+    broken = invoke("predict", "customer-service", TEMPLATE, "--model", str(folder))
+    assert broken.exit_code == 2 and "familiarity.npz is missing" in broken.output and "Traceback" not in broken.output
 
 
 def test_run_without_a_model_says_how_to_train_one() -> None:

@@ -13,26 +13,33 @@ from typing import Any
 import numpy as np
 
 
+DEFAULT = "default"  # the packaged model, wherever this installation keeps it
+
+
 @dataclass
 class SentenceEncoder:
     """A sentence-transformers model that returns L2-normalised float32 vectors."""
 
     model: Any
-    spec: str  # the folder it was loaded from
+    spec: str  # as configured: a folder, a Hugging Face id, or "default"
     precision: str  # int8 or fp32
 
     @classmethod
-    def load(cls, model_path: str, *, precision: str = "int8") -> SentenceEncoder:
-        """``int8`` quantizes the linear layers (CPU): one query embeds in about two thirds of the
-        time, and similarities move by about 0.02."""
+    def load(cls, spec: str | None, *, precision: str = "int8") -> SentenceEncoder:
+        """``spec`` None or "default" is the packaged model. ``int8`` quantizes the linear layers
+        (CPU): one query embeds in about two thirds of the time, and similarities move by about 0.02."""
         from sentence_transformers import SentenceTransformer
 
-        model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
+        from core.models import packaged_model_path
+
+        spec = spec or DEFAULT
+        path = str(packaged_model_path()) if spec == DEFAULT else spec
+        model = SentenceTransformer(path, device="cpu", local_files_only=True)
         if precision == "int8":
             from core.predictor import quantize_int8
 
             model = quantize_int8(model)
-        return cls(model, str(model_path), precision)
+        return cls(model, spec, precision)
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         if not texts:
@@ -52,10 +59,3 @@ def cosine(queries: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         product = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)) @ torch.from_numpy(
             np.ascontiguousarray(vectors, dtype=np.float32)).T
     return product.numpy()
-
-
-def default_encoder_spec(configured: str | None) -> str:
-    """The configured encoder folder, else the packaged default model's."""
-    from core.models import packaged_model_path
-
-    return configured or str(packaged_model_path())

@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from core import TextExample
+from core import ModelNotFoundError, TextExample
 from plugins.customer_service.calibration import Calibration, IntentDecision, decide, nearest_in_scope
 from plugins.customer_service.encoder import SentenceEncoder
-from plugins.customer_service.familiarity import FamiliarityIndex
+from plugins.customer_service.familiarity import INDEX_FILE, FamiliarityIndex
 
 
 @dataclass
@@ -34,9 +34,12 @@ class IntentModel:
         from core.predictor import Predictor
 
         calibration = Calibration.load(folder)
-        index = FamiliarityIndex.load(folder) if calibration.uses_neighbours else None
-        if index is not None and calibration.familiarity:
-            built = calibration.familiarity
+        index = None
+        if calibration.uses_neighbours:
+            index, built = FamiliarityIndex.load(folder), calibration.familiarity
+            if index is None or not built:
+                raise ModelNotFoundError(f"{folder}: {INDEX_FILE} is missing, and the model's calibration uses it",
+                                         hint="copy the whole model folder, or train again")
             if encoder is None or (encoder.spec, encoder.precision) != (built["encoder"], built["precision"]):
                 encoder = SentenceEncoder.load(built["encoder"], precision=built["precision"])
         return cls(Predictor.load(folder, heads, precision=precision), calibration, margin, folder, threshold,

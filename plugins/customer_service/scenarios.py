@@ -104,13 +104,13 @@ class CustomerServiceScenario(ClassificationScenario):
 
         from core.predictor import Predictor
         from plugins.customer_service.calibration import calibrate
-        from plugins.customer_service.encoder import SentenceEncoder, default_encoder_spec
+        from plugins.customer_service.encoder import SentenceEncoder
         from plugins.customer_service.familiarity import FamiliarityIndex
 
         config = service_config(suite.settings)
         predictor = Predictor.load(folder, suite.heads)
         logits, _ = predictor.logits(held)
-        encoder = SentenceEncoder.load(default_encoder_spec(config.embedding_model), precision=config.embedding_precision)
+        encoder = SentenceEncoder.load(config.embedding_model, precision=config.embedding_precision)
         pairs = sorted({(ex.text, str(ex.label)) for ex in trained})
         typer.echo(f"familiarity: embedding {len(pairs)} training texts", err=True)
         index = FamiliarityIndex.build(encoder.embed([t for t, _ in pairs], progress=len(pairs) > 2000), [g for _, g in pairs])

@@ -22,7 +22,7 @@ from core import UsageError
 from plugins.customer_service.answers import AnswerBook
 from plugins.customer_service.calibration import IntentDecision
 from plugins.customer_service.config import SAMPLE_TRAIN, SCENARIO, ServiceConfig
-from plugins.customer_service.encoder import SentenceEncoder, default_encoder_spec
+from plugins.customer_service.encoder import SentenceEncoder
 from plugins.customer_service.intents import IntentModel
 from plugins.customer_service.knowledge import Hit, Retriever
 from plugins.customer_service.store import ConversationLog
@@ -91,7 +91,7 @@ class CustomerService:
 
         quiet_transformers(suite.settings.verbose)
         folder = model_folder(suite, model)
-        encoder = SentenceEncoder.load(default_encoder_spec(config.embedding_model), precision=config.embedding_precision)
+        encoder = SentenceEncoder.load(config.embedding_model, precision=config.embedding_precision)
         intents = IntentModel.load(folder, suite.heads, margin=config.ambiguity_margin, threshold=threshold, encoder=encoder)
         answers = AnswerBook.load(config.answer_book_path)
         retriever = Retriever.load(config.knowledge_paths, encoder) if config.knowledge_paths else None
