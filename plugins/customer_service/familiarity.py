@@ -14,7 +14,7 @@ The index is saved beside the model (``familiarity.npz``: float16 vectors and th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,13 @@ QUERY_CHUNK = 256  # queries compared at once: bounds the similarity matrix's me
 class FamiliarityIndex:
     vectors: np.ndarray  # (n, d), L2-normalised, grouped by intent
     intents: np.ndarray  # (n,) the intent of each vector
+    starts: np.ndarray = field(init=False, repr=False)  # where each intent's group begins
+    groups: dict[str, int] = field(init=False, repr=False)  # intent -> its group's position
+
+    def __post_init__(self) -> None:
+        changes = np.r_[True, self.intents[1:] != self.intents[:-1]] if len(self.intents) else np.zeros(0, bool)
+        self.starts = np.flatnonzero(changes)
+        self.groups = {str(self.intents[s]): j for j, s in enumerate(self.starts)}
 
     @classmethod
     def build(cls, vectors: np.ndarray, intents: Sequence[str]) -> FamiliarityIndex:
@@ -51,12 +58,12 @@ class FamiliarityIndex:
     def by_intent(self, queries: np.ndarray, labels: Sequence[str]) -> np.ndarray:
         """(queries, labels): cosine similarity of each query to the nearest training text of
         each intent (-1 for an intent with none)."""
-        starts = np.flatnonzero(np.r_[True, self.intents[1:] != self.intents[:-1]])
-        column = {str(self.intents[s]): j for j, s in enumerate(starts)}
         out = np.full((len(queries), len(labels)), -1.0, dtype=np.float32)
-        present = [(i, column[label]) for i, label in enumerate(labels) if label in column]
+        present = [(i, self.groups[label]) for i, label in enumerate(labels) if label in self.groups]
+        if not present:
+            return out
         for start in range(0, len(queries), QUERY_CHUNK):
-            nearest = np.maximum.reduceat(cosine(queries[start:start + QUERY_CHUNK], self.vectors), starts, axis=1)
+            nearest = np.maximum.reduceat(cosine(queries[start:start + QUERY_CHUNK], self.vectors), self.starts, axis=1)
             for i, j in present:
                 out[start:start + QUERY_CHUNK, i] = nearest[:, j]
         return out

@@ -91,10 +91,13 @@ class CustomerService:
 
         quiet_transformers(suite.settings.verbose)
         folder = model_folder(suite, model)
-        encoder = SentenceEncoder.load(config.embedding_model, precision=config.embedding_precision)
+        # One encoder for the knowledge base and the intent model's neighbours (which load their
+        # own only when theirs was another).
+        encoder = (SentenceEncoder.load(config.embedding_model, precision=config.embedding_precision)
+                   if config.knowledge_paths else None)
         intents = IntentModel.load(folder, suite.heads, margin=config.ambiguity_margin, threshold=threshold, encoder=encoder)
         answers = AnswerBook.load(config.answer_book_path)
-        retriever = Retriever.load(config.knowledge_paths, encoder) if config.knowledge_paths else None
+        retriever = Retriever.load(config.knowledge_paths, encoder) if encoder is not None else None
         return cls(intents, answers, retriever, ConversationLog(suite.store) if log else None, config)
 
     # -- deciding ------------------------------------------------------------------------
