@@ -26,6 +26,7 @@ from core.errors import (
     UnknownNameError,
     UsageError,
 )
+from core.files import write_text_atomic
 from core.heads import TaskHead
 from core.hookspecs import hookimpl
 from core.scenarios import Scenario
@@ -34,6 +35,7 @@ from core.streams import Malformed, RawItem, Source, SourceSpec, StreamItem, par
 
 __all__ = [
     "ClassificationScenario",
+    "write_text_atomic",
     "Predictor",
     "Alert",
     "AlertSink",

@@ -58,7 +58,11 @@ def test_noise_and_small_volumes_do_not_fire() -> None:
     assert run(detector, stream(72, 30, 0.15, start=START, seed=3)) == []
     tiny = SurgeDetector(SurgeConfig(), BUCKET)
     few = [Scored(f"x{i}", START + timedelta(minutes=i), "t", True, 0.9, ("entity:Tiny",)) for i in range(4)]
-    assert run(tiny, few) == []  # four negatives are below min_negative/min_volume
+    assert run(tiny, few) == []  # no history yet: nothing to be surprised against
+    known = SurgeDetector(SurgeConfig(), BUCKET)
+    run(known, stream(24, 2, 0.2, start=START, key="entity:Tiny", seed=6))
+    two = [Scored(f"y{i}", START + timedelta(hours=24, minutes=i), "t", True, 0.9, ("entity:Tiny",)) for i in range(2)]
+    assert run(known, two) == []  # two negatives are below the entity's min_negative
 
 
 def test_severity_rises_with_the_surprise() -> None:
@@ -100,7 +104,7 @@ def test_cusum_catches_a_slow_drift() -> None:
 def test_memory_is_bounded_by_the_window() -> None:
     detector = SurgeDetector(SurgeConfig(window_buckets=2, baseline_buckets=4), BUCKET)
     run(detector, stream(48, 10, 0.1, start=START))
-    assert all(len(state.buckets) <= 7 for state in detector.keys.values())
+    assert all(len(state.buckets) <= 9 for state in detector.keys.values())  # window, guard, baseline, the open bucket
 
 
 def test_grouping_links_alerts_on_the_same_items() -> None:
@@ -127,3 +131,79 @@ def test_watchlist_matches_names_aliases_and_tickers() -> None:
     assert watch.find("the nwb acronym in lower case is not a ticker") == []
     assert watch.find("Northwinds blow") == []
     assert watch.find("nothing here", given=["NWB", "Acme"]) == ["Northwind Bank", "Acme"]
+
+
+def mentions(start: datetime, hours: float, every_minutes: float, negative_every: int, *, key: str, prefix: str,
+             jitter_seed: int = 0) -> list[Scored]:
+    """A key mentioned every ``every_minutes`` (jittered), every ``negative_every``-th mention negative."""
+    rng = random.Random(jitter_seed)
+    out, moment, i = [], start, 0
+    while moment < start + timedelta(hours=hours):
+        negative = i % negative_every == 0
+        out.append(Scored(f"{prefix}{i}", moment, f"{prefix} {i}", negative, 0.9 if negative else 0.1, (key,)))
+        moment += timedelta(minutes=every_minutes * rng.uniform(0.5, 1.5))
+        i += 1
+    return out
+
+
+def test_a_low_volume_company_fires_on_a_burst_of_bad_news_within_the_hour() -> None:
+    """The issue's case: mentioned every two hours, a fifth negative; then 36 mentions in three
+    hours, 16 negative (8 in the peak hour). The share (0.44 vs 0.2) alone never fired."""
+    key = "entity:Northwind Bank"
+    calm = mentions(START, 96, 120, 5, key=key, prefix="c")
+    burst_start = START + timedelta(hours=96)
+    negatives = [3, 8, 5]  # per hour
+    burst = []
+    for hour, bad in enumerate(negatives):
+        for i in range(12):
+            moment = burst_start + timedelta(hours=hour, minutes=5 * i)
+            burst.append(Scored(f"b{hour}-{i}", moment, f"burst {hour} {i}", i < bad, 0.9 if i < bad else 0.1, (key,)))
+    burst.sort(key=lambda s: s.time)
+    detector = SurgeDetector(SurgeConfig(), BUCKET)
+    assert run(detector, calm) == []
+    fired = [e for e in run(detector, burst) if e.kind == "fire"]
+    assert len(fired) == 1
+    assert fired[0].at - burst_start <= timedelta(hours=2)  # the peak hour: the first hour has 3 negatives
+    assert "rate" in fired[0].evidence["test"].split("+")
+    assert fired[0].evidence["expected_negative"] < 1
+    assert "expected" in fired[0].title
+    share_only = SurgeDetector(SurgeConfig(tests=["share"]), BUCKET)
+    run(share_only, calm)
+    assert not [e for e in run(share_only, burst) if e.kind == "fire"]  # what the monitor did before
+
+
+def test_a_change_of_tone_at_the_usual_volume_fires_on_the_share() -> None:
+    detector = SurgeDetector(SurgeConfig(), BUCKET)
+    assert run(detector, stream(48, 20, 0.1, start=START)) == []
+    fired = [e for e in run(detector, stream(3, 20, 0.6, start=START + timedelta(hours=48), seed=8, prefix="t"))
+             if e.kind == "fire"]
+    assert len(fired) == 1 and "share" in fired[0].evidence["test"].split("+")
+
+
+@pytest.mark.parametrize("share", [0.15, 0.05], ids=["same-share", "same-negative-rate"])
+def test_more_volume_with_the_usual_negatives_does_not_fire(share: float) -> None:
+    """Three times the news: at the usual mix (an earnings day), or with the usual negatives per
+    hour among it. Neither is a negative surge."""
+    detector = SurgeDetector(SurgeConfig(), BUCKET)
+    assert run(detector, stream(48, 20, 0.15, start=START, seed=9)) == []
+    busy = stream(6, 60, share, start=START + timedelta(hours=48), seed=10, prefix="v")
+    assert not [e for e in run(detector, busy) if e.kind == "fire"]
+
+
+def test_what_fires_does_not_depend_on_the_batch_size() -> None:
+    items = stream(24, 20, 0.1, start=START) + stream(2, 40, 0.7, start=START + timedelta(hours=24), seed=1, prefix="s")
+    outcomes = []
+    for size in (1, 16, 128, len(items)):
+        detector = SurgeDetector(SurgeConfig(), BUCKET)
+        events = [e for start in range(0, len(items), size) for e in detector.process(items[start : start + size])]
+        outcomes.append([(e.kind, e.alert_id, e.at, e.severity) for e in events + detector.evaluate()])
+    assert outcomes[0] and all(outcome == outcomes[0] for outcome in outcomes)
+
+
+def test_minimums_per_key_kind() -> None:
+    config = MonitorConfig.from_table({"surge": {"min_volume": 7, "min_negative": {"entity": 2}}}).surge
+    assert config.min_volume == {"topic": 7, "entity": 7}
+    assert config.min_negative == {"topic": 5, "entity": 2}
+    assert config.minimum(config.min_negative, "entity:Acme") == 2
+    with pytest.raises(ConfigError, match="unknown key kind"):
+        MonitorConfig.from_table({"surge": {"min_volume": {"sector": 3}}})

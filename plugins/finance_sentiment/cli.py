@@ -1,10 +1,12 @@
-"""``suite finance alerts list|ack|silence`` and ``suite finance dead-letters``."""
+"""``suite finance alerts list|ack|silence``, ``suite finance dead-letters``, and measuring the
+surge detector: ``suite finance plant`` (labelled surges into a feed), ``suite finance backtest``."""
 
 from __future__ import annotations
 
 import getpass
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -15,7 +17,7 @@ from core.cli.output import display_table, print_json
 from core.store.schema import utcnow
 from plugins.finance_sentiment.store import ALERT_STATUSES, FinanceStore
 
-finance = typer.Typer(help="The finance monitor's alerts and dead letters.", no_args_is_help=True)
+finance = typer.Typer(help="The finance monitor's alerts, dead letters, and surge backtests.", no_args_is_help=True)
 alerts_app = typer.Typer(help="List, acknowledge and silence alerts.", no_args_is_help=True)
 finance.add_typer(alerts_app, name="alerts")
 
@@ -87,3 +89,93 @@ def dead_letters(ctx: typer.Context, limit: Annotated[int, typer.Option("--limit
     rows = _store(ctx).dead_letters(limit)
     display_table(["id", "source_key", "position", "reason", "raw"], rows, json_output=json_output,
                   title="dead letters", empty="no dead letters")
+
+
+def _source_spec(source: str) -> str:
+    """A path is a file source; anything else is a source spec (``redis://…``, ``sql:…``)."""
+    return f"file:{source}" if Path(source).exists() else source
+
+
+SourceArg = Annotated[str, typer.Option("--source", help="The feed: a JSONL/CSV file, or a source spec such as file:F or dir:FOLDER.")]
+ModelArg = Annotated[Optional[str], typer.Option("--model", "-m", help="Registered model name or folder (default: finance-sentiment).")]
+
+
+@finance.command("backtest")
+def backtest(ctx: typer.Context, source: SourceArg,
+             truth: Annotated[Path, typer.Option("--truth", help="JSON with the labelled surges: {\"surges\": [{\"key\", \"start\", \"end\"}]}.")],
+             model: ModelArg = None,
+             report: Annotated[Optional[Path], typer.Option("--report", help="Also write the HTML report here.")] = None,
+             json_output: JsonFlag = False) -> None:
+    """Replay a feed through the monitor (nothing stored or sent) and measure its alerts against
+    labelled surges: detected or missed, delay, false alarms a day."""
+    from plugins.finance_sentiment.backtest import load_truth, render_backtest
+    from plugins.finance_sentiment.job import run_monitor
+    from plugins.finance_sentiment.scenarios import FinanceSentiment, monitor_config
+
+    suite = get_suite(ctx)
+    surges = load_truth(truth)
+    summary = run_monitor(suite, monitor_config(suite), FinanceSentiment().predictor(suite, model), _source_spec(source), {},
+                          backtest=True, report=report, idle_timeout=None, max_items=None, live=False, truth=surges)
+    result = summary["backtest"] | {"source": summary["source"], "items_read": summary["items_read"],
+                                    "alerts": summary["alerts"], "text_drift": summary["text_drift"]}
+    if json_output:
+        print_json(result)
+    else:
+        typer.echo(f"backtest of {summary['source']}: {summary['items_read']} items, "
+                   f"{len([a for a in summary['alerts'] if a['event'] == 'fire'])} alerts fired")
+        typer.echo(render_backtest(result))
+
+
+@finance.command("plant")
+def plant_surges(ctx: typer.Context, source: SourceArg,
+                 out: Annotated[Path, typer.Option("--out", "-o", help="The feed with the surges planted (JSON Lines).")],
+                 truth: Annotated[Path, typer.Option("--truth", help="Where to write the labelled surges (JSON).")],
+                 surges: Annotated[int, typer.Option("--surges", min=1, help="How many surges to plant.")] = 20,
+                 key: Annotated[Optional[list[str]], typer.Option("--key", help="Plant into this key (repeatable; default: watched entities and topics, alternating).")] = None,
+                 rates: Annotated[str, typer.Option("--rates", help="MIN-MAX: each surge's negatives per hour as a multiple of the key's usual.")] = "3-30",
+                 hours: Annotated[float, typer.Option("--hours", min=0.1, help="How long each surge lasts.")] = 2.0,
+                 min_items: Annotated[int, typer.Option("--min-items", min=1, help="Items a surge has at least.")] = 5,
+                 history_hours: Annotated[float, typer.Option("--history-hours", min=0, help="Hours at the start of the feed left without surges.")] = 24.0,
+                 seed: Annotated[int, typer.Option("--seed")] = 13,
+                 model: ModelArg = None, json_output: JsonFlag = False) -> None:
+    """Plant labelled surges of negative items into a feed and write the truth file for
+    `suite finance backtest`."""
+    import json
+
+    from core import write_text_atomic
+    from core.sources import open_source
+    from plugins.finance_sentiment.config import Watchlist
+    from plugins.finance_sentiment.monitor import score
+    from plugins.finance_sentiment.plant import PlantPlan, ScoredItem, plant, read_feed
+    from plugins.finance_sentiment.scenarios import FinanceSentiment, monitor_config
+    from plugins.finance_sentiment.surge import item_keys
+
+    low, sep, high = rates.partition("-")
+    try:
+        rate_min, rate_max = float(low), float(high if sep else low)
+    except ValueError:
+        raise UsageError(f"--rates '{rates}': expected MIN-MAX such as 3-30") from None
+    suite = get_suite(ctx)
+    config = monitor_config(suite)
+    feed = open_source(suite, _source_spec(source))
+    try:
+        items = read_feed([raw for batch in feed.read(None, 1024) for raw in batch], feed.name)
+    finally:
+        feed.close()
+    predictor = FinanceSentiment().predictor(suite, model)
+    scored = [ScoredItem(item, p["label"] == "negative", item_keys(p.get("topic", "other"), entities))
+              for item, (p, entities) in zip(items, score(predictor, Watchlist(config.watchlist), items))]
+    plan = PlantPlan(surges=surges, keys=tuple(key or ()), rate_min=rate_min, rate_max=rate_max, hours=hours,
+                     min_items=min_items, history_hours=history_hours, seed=seed)
+    records, labelled = plant(scored, plan)
+    labelled["feed"] = str(out)
+    write_text_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    write_text_atomic(truth, json.dumps(labelled, indent=2, ensure_ascii=False) + "\n")
+    if json_output:
+        print_json(labelled)
+        return
+    typer.echo(f"planted {labelled['planted_items']} items in {len(labelled['surges'])} surges into {len(items)} items: "
+               f"{out}; truth: {truth}")
+    for row in labelled["surges"]:
+        rate = f"{row['rate']:g}x" if row["rate"] else "new"
+        typer.echo(f"  {row['start']}  {row['key']}: {row['planted']} items over {hours:g} h ({rate} its usual negatives)")

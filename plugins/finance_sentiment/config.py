@@ -17,10 +17,11 @@ Read from the ``[finance_sentiment]`` table of ``suite.toml`` (home, then workin
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core import validate_table
 
@@ -37,19 +38,36 @@ DEFAULT_TOPICS: dict[str, str] = {
 }
 
 
+KEY_KINDS = ("topic", "entity")
+
+
 class SurgeConfig(BaseModel):
-    """When negativity about one topic or entity counts as a surge (see ``surge.py``)."""
+    """When negativity about one topic or entity counts as a surge (see ``surge.py``).
+
+    ``min_volume`` and ``min_negative`` take one number for every key or a table per key kind
+    (``{topic = 10, entity = 3}``): a company mentioned twice a day must be able to fire on a
+    handful of negative items, a topic with hundreds of items a day must not.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     method: Literal["binomial", "cusum"] = "binomial"
+    tests: list[Literal["rate", "share"]] = Field(default_factory=lambda: ["rate", "share"],
+                                                  description="Fire on the negative count's rate, the negative share, or either.")
     window_buckets: int = Field(4, ge=1, description="Sliding window, in buckets.")
-    baseline_buckets: int = Field(48, ge=2, description="History the baseline is computed from, in buckets.")
-    min_volume: int = Field(10, ge=1, description="Items in the window before anything can fire.")
-    min_negative: int = Field(5, ge=1, description="Negative items in the window before anything can fire.")
-    min_share: float = Field(0.3, ge=0, le=1, description="Negative share in the window before anything can fire.")
+    baseline_buckets: int = Field(96, ge=2, description="History the baseline is computed from, in buckets.")
+    min_volume: dict[str, int] = Field(default_factory=lambda: {"topic": 10, "entity": 3},
+                                       description="Items in the window before anything can fire (per key kind).")
+    min_negative: dict[str, int] = Field(default_factory=lambda: {"topic": 5, "entity": 3},
+                                         description="Negative items in the window before anything can fire (per key kind).")
+    min_share: float = Field(0.3, ge=0, le=1, description="Share test: negative share in the window before it can fire.")
     prior_share: float = Field(0.15, gt=0, lt=1, description="Baseline share assumed before history exists.")
-    prior_weight: int = Field(20, ge=0, description="Pseudo-items of prior mixed into the baseline.")
+    prior_weight: int = Field(20, ge=0, description="Pseudo-items of prior mixed into the baseline share.")
+    rate_prior_negatives: float = Field(0.5, gt=0, description="Rate test: a key's history starts as this many negatives ...")
+    rate_prior_hours: float = Field(1.0, gt=0, description="... seen over this many hours (weak: a day of real history outweighs it).")
+    rate_min_lift: float = Field(1.5, ge=1, description="Rate test: the window's negative share must be this many times the baseline share "
+                                                        "(more volume with the usual mix is not a negative surge).")
+    warmup_hours: float = Field(6, ge=0, description="History the detector must have seen before anything fires (a baseline it can trust).")
     fire_z: float = Field(4.0, gt=0, description="Fire when the window's surprise (z) reaches this.")
     resolve_z: float = Field(2.0, ge=0, description="Resolve when it falls below this (hysteresis).")
     cusum_slack: float = Field(0.5, ge=0, description="CUSUM: z below this does not accumulate.")
@@ -58,11 +76,39 @@ class SurgeConfig(BaseModel):
     severities: dict[str, float] = Field(default_factory=lambda: {"warning": 4.0, "high": 6.0, "critical": 9.0})
     evidence_items: int = Field(5, ge=1, le=50)
 
+    @field_validator("min_volume", "min_negative", mode="before")
+    @classmethod
+    def _per_kind(cls, value: Any) -> Any:
+        """One number applies to every key kind; a table may name some kinds and keep the rest."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {kind: value for kind in KEY_KINDS}
+        return value
+
+    @field_validator("min_volume", "min_negative")
+    @classmethod
+    def _kinds_known(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = set(value) - set(KEY_KINDS)
+        if unknown:
+            raise ValueError(f"unknown key kind {', '.join(sorted(unknown))} (expected {', '.join(KEY_KINDS)})")
+        if any(v < 1 for v in value.values()):
+            raise ValueError("must be at least 1")
+        return value
+
     @model_validator(mode="after")
     def _hysteresis(self) -> SurgeConfig:
         if self.resolve_z >= self.fire_z:
             raise ValueError(f"resolve_z ({self.resolve_z}) must be below fire_z ({self.fire_z})")
+        if not self.tests:
+            raise ValueError("tests: name at least one of 'rate', 'share'")
+        for name in ("min_volume", "min_negative"):  # kinds a table leaves out keep their default
+            table = getattr(self, name)
+            table.update({k: v for k, v in type(self).model_fields[name].default_factory().items() if k not in table})
         return self
+
+    @staticmethod
+    def minimum(table: dict[str, int], key: str) -> int:
+        """``table``'s value for the kind of ``key`` (``entity:Northwind Bank``)."""
+        return table.get(key.partition(":")[0], max(table.values()))
 
     def severity(self, z: float) -> str:
         ranked = sorted(self.severities.items(), key=lambda kv: kv[1])
@@ -86,6 +132,10 @@ class MonitorConfig(BaseModel):
     @property
     def bucket_seconds(self) -> int:
         return int(self.bucket_minutes * 60)
+
+    @property
+    def surge_window(self) -> timedelta:
+        return timedelta(seconds=self.bucket_seconds * self.surge.window_buckets)
 
     @classmethod
     def from_table(cls, table: dict[str, Any], origin: str = "suite.toml [finance_sentiment]") -> MonitorConfig:

@@ -14,12 +14,14 @@ from core.sources import open_source
 from plugins.finance_sentiment.config import MonitorConfig
 from plugins.finance_sentiment.monitor import MemoryLedger, Monitor, Stats, build_sinks
 from plugins.finance_sentiment.store import FinanceStore
+from plugins.finance_sentiment.backtest import LabelledSurge, score_backtest
 from plugins.finance_sentiment.surge import SurgeDetector
+from plugins.finance_sentiment.text import TextProfile, differences
 
 
 def run_monitor(suite: Suite, config: MonitorConfig, predictor: Any, source_spec: str, source_options: dict[str, Any], *,
                 backtest: bool, report: Path | None, idle_timeout: float | None, max_items: int | None,
-                live: bool) -> dict[str, Any]:
+                live: bool, truth: list[LabelledSurge] | None = None) -> dict[str, Any]:
     source = open_source(suite, source_spec, **source_options)
     store = None if backtest else FinanceStore(suite.store)
     ledger = MemoryLedger() if backtest else store
@@ -39,6 +41,11 @@ def run_monitor(suite: Suite, config: MonitorConfig, predictor: Any, source_spec
             view.stop()
         source.close()
     summary = summarise(monitor.stats, source.key, backtest, warmed, interrupted)
+    trained_on = getattr(getattr(predictor, "head", None), "options", {}).get("text_profile")
+    summary["text_drift"] = differences(TextProfile.of(monitor.stats.sample), trained_on)
+    if truth is not None:
+        summary["backtest"] = score_backtest(summary["alerts"], truth, first=monitor.stats.first_time,
+                                             last=monitor.stats.last_time, window=config.surge_window)
     if store:
         summary["alerts_open"] = [_alert_line(a) for a in store.open_alerts()]
         summary["store"] = store.counts()
@@ -54,7 +61,7 @@ def run_monitor(suite: Suite, config: MonitorConfig, predictor: Any, source_spec
 def summarise(stats: Stats, source_key: str, backtest: bool, warmed: int, interrupted: bool) -> dict[str, Any]:
     seconds = stats.seconds
     alerts = [{"id": e.alert_id, "event": e.kind, "key": e.key, "severity": e.severity, "at": e.at.isoformat(),
-               "title": e.title, "group": e.group} for e in stats.events]
+               "test": e.evidence.get("test") or None, "title": e.title, "group": e.group} for e in stats.events]
     return {
         "source": source_key,
         "mode": "backtest" if backtest else "live",
@@ -93,6 +100,12 @@ def render_summary(result: dict[str, Any]) -> str:
                  f"{len([a for a in result['alerts'] if a['event'] == 'resolve'])} resolved")
     for alert in result["alerts"]:
         lines.append(f"  {alert['at']}  {alert['event']:<8} [{alert['severity']}] {alert['id']}  {alert['title']}")
+    for note in result.get("text_drift", []):
+        lines.append(f"note: the feed differs from the model's training data: {note}")
+    if result.get("backtest"):
+        from plugins.finance_sentiment.backtest import render_backtest
+
+        lines.append(render_backtest(result["backtest"]))
     if result.get("alerts_open"):
         lines.append(f"open alerts: {len(result['alerts_open'])} (suite finance alerts list)")
     if result.get("report"):

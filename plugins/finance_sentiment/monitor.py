@@ -28,9 +28,11 @@ from typing import Any, Protocol
 from core import Alert, AlertSink, ConfigError, Malformed, Source, StreamItem, TextExample, alert_payload, parse_item
 from plugins.finance_sentiment.config import MonitorConfig, Watchlist
 from plugins.finance_sentiment.store import Delivery, FinanceStore
-from plugins.finance_sentiment.surge import OpenAlert, Scored, SurgeDetector, SurgeEvent
+from plugins.finance_sentiment.surge import OpenAlert, Scored, SurgeDetector, SurgeEvent, item_keys
+from plugins.finance_sentiment.text import normalise
 
 EXPLAINED_ITEMS = 3  # evidence items whose driving words are computed (occlusion costs a pass per word)
+PROFILED_TEXTS = 2000  # texts of a run kept to compare with the training texts
 MAX_BACKOFF_S = 300.0
 
 
@@ -59,6 +61,7 @@ class Stats:
     started: float = field(default_factory=time.perf_counter)
     first_time: datetime | None = None
     last_time: datetime | None = None
+    sample: list[str] = field(default_factory=list)  # the first texts, for TextProfile
 
     @property
     def seconds(self) -> float:
@@ -134,6 +137,12 @@ class RepeatFilter:
         return None
 
 
+def score(scorer: Scorer, watchlist: Watchlist, items: Sequence[StreamItem]) -> list[tuple[dict[str, Any], list[str]]]:
+    """Each item's prediction (made on its normalised text) and the watched entities it names."""
+    predictions = scorer.predict([TextExample(normalise(item.text)) for item in items]) if items else []
+    return [(p, watchlist.find(item.text, item.entities)) for item, p in zip(items, predictions)]
+
+
 def build_sinks(suite: Any, config: MonitorConfig) -> dict[str, AlertSink]:
     """The configured sinks by a unique name (``name`` or the type, numbered if repeated)."""
     sinks: dict[str, AlertSink] = {}
@@ -177,7 +186,9 @@ class Monitor:
                 self.repeats.check(StreamItem(row["id"], row["time"], row["text"], ""))
                 count += 1
         for alert in store.open_alerts():
-            self.detector.restore(alert["key"], OpenAlert(alert["id"], alert["fired_at"], alert["evidence"].get("score", 0.0), alert["severity"]))
+            evidence = alert["evidence"]
+            self.detector.restore(alert["key"], OpenAlert(alert["id"], alert["fired_at"], evidence.get("score", 0.0),
+                                                          alert["severity"], evidence.get("test", "share")))
         self.detector.evaluate()  # settle state; restored alerts keep their ids
         return count
 
@@ -192,6 +203,8 @@ class Monitor:
                 self.on_batch(self.stats, self.detector)
             if max_items is not None and self.stats.read >= max_items:
                 break
+        for event in self.detector.evaluate():  # the last bucket, still open when the source ended
+            self._record(event)
         self.deliver_pending(final=True)
         return self.stats
 
@@ -205,12 +218,12 @@ class Monitor:
                 bad.append({"position": parsed.position, "raw": parsed.raw[:10_000], "reason": parsed.reason})
             else:
                 valid.append(parsed)
-        predictions = self.scorer.predict([TextExample(item.text) for item in valid]) if valid else []
-        rows = [self._row(item, p) for item, p in zip(valid, predictions)]
+        rows = [self._row(item, p, entities) for item, (p, entities) in zip(valid, score(self.scorer, self.watchlist, valid))]
         fresh = self.ledger.commit_batch(source.key, batch[-1].position, rows, bad)
         source.ack(batch)
         self.stats.dead_letters += len(bad)
         self.stats.already_stored += len(rows) - len(fresh)
+        counted: list[Scored] = []
         for row in rows:
             if row["id"] not in fresh:
                 continue
@@ -218,17 +231,17 @@ class Monitor:
             self.stats.stored += 1
             self._count(row)
             if row["duplicate_of"] is None:
-                self.detector.add(self._scored(row["id"], row["time"], row["text"], row["sentiment"],
-                                               row["negative_score"], row["topic"], row["entities"]))
-        events = self.detector.evaluate()
+                counted.append(self._scored(row["id"], row["time"], row["text"], row["sentiment"],
+                                            row["negative_score"], row["topic"], row["entities"]))
+        events = self.detector.process(counted)
         for event in events:
             self._record(event)
         return events
 
-    def _row(self, item: StreamItem, prediction: dict[str, Any]) -> dict[str, Any]:
+    def _row(self, item: StreamItem, prediction: dict[str, Any], entities: list[str]) -> dict[str, Any]:
         return {
             "id": item.id, "time": item.time, "source": item.source[:200], "text": item.text, "url": item.url,
-            "entities": self.watchlist.find(item.text, item.entities),
+            "entities": entities,
             "sentiment": prediction["label"], "sentiment_score": round(prediction["score"], 5),
             "negative_score": round(prediction["scores"].get("negative", 0.0), 5),
             "topic": prediction.get("topic", "other"), "topic_score": round(prediction.get("topic_score", 0.0), 5),
@@ -238,8 +251,7 @@ class Monitor:
     @staticmethod
     def _scored(item_id: str, moment: datetime, text: str, sentiment: str, negative_score: float, topic: str,
                 entities: Iterable[str]) -> Scored:
-        keys = (f"topic:{topic}", *(f"entity:{e}" for e in entities))
-        return Scored(item_id, moment, text, sentiment == "negative", negative_score, keys)
+        return Scored(item_id, moment, text, sentiment == "negative", negative_score, item_keys(topic, entities))
 
     def _count(self, row: dict[str, Any]) -> None:
         s = self.stats
@@ -250,6 +262,8 @@ class Monitor:
         s.topics[row["topic"]] += 1
         if row["sentiment"] == "negative":
             s.negative_by_topic[row["topic"]] += 1
+        if len(s.sample) < PROFILED_TEXTS:
+            s.sample.append(row["text"])
         s.first_time = min(s.first_time or row["time"], row["time"])
         s.last_time = max(s.last_time or row["time"], row["time"])
 
@@ -271,7 +285,7 @@ class Monitor:
         self.stats.events.append(event)
 
     def _explained(self, item: dict[str, Any]) -> dict[str, Any]:
-        words = self.scorer.explain(TextExample(item["text"]), top_k=5)
+        words = self.scorer.explain(TextExample(normalise(item["text"])), top_k=5)
         return item | {"words": [w["token"] for w in words if w["weight"] > 0]}
 
     def deliver_pending(self, final: bool = False) -> None:

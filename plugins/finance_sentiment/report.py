@@ -11,13 +11,13 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from core import write_text_atomic
 
 __all__ = ["write_report", "render_report"]
 
@@ -26,29 +26,9 @@ SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "warning": 2, "low": 1, 
 
 
 def write_report(path: Path, data: dict) -> Path:
-    """Write the report for ``data`` to ``path`` atomically and return the path.
-
-    The page goes to a temporary file in the same folder first and replaces ``path`` in one
-    ``os.replace``: a crash leaves the old report (or none), never half a page.
-    """
-    path = Path(path)
-    page = render_report(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(page)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    """Write the report for ``data`` to ``path`` atomically (a crash leaves the old report or
+    none, never half a page) and return the path."""
+    return write_text_atomic(path, render_report(data))
 
 
 def render_report(data: Mapping[str, Any]) -> str:

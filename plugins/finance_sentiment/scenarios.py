@@ -15,6 +15,7 @@ from core.evaluation.metrics import classification_metrics
 from core.training.config import TrainConfig
 from plugins.finance_sentiment.config import MonitorConfig, Watchlist
 from plugins.finance_sentiment.head import SENTIMENTS, SentimentTopicHead
+from plugins.finance_sentiment.text import TextProfile, normalise
 
 PLUGIN = "finance_sentiment"
 MODEL_NAME = "finance-sentiment"
@@ -45,6 +46,7 @@ class FinanceSentiment(ClassificationScenario):
         examples = self.load(suite, source, labelled=label_column is not None, labels=frozenset(SENTIMENTS) if label_column else None,
                              fmt=fmt, encoding=encoding, on_error=on_error, error_report=error_report, mapping=mapping)
         for ex in examples:
+            ex.extras["raw_text"], ex.text = ex.text, normalise(ex.text)
             if topic_column in ex.extras:
                 ex.extras["topic"] = str(ex.extras.pop(topic_column)).strip()
         return examples
@@ -55,7 +57,8 @@ class FinanceSentiment(ClassificationScenario):
         for topic in labelled:
             topics.setdefault(topic, topic)
         return {"topics": list(topics), "descriptions": [f"{name}: {text}" for name, text in topics.items()],
-                "topic_mode": "trained" if labelled else "zero-shot", "min_similarity": config.min_topic_similarity}
+                "topic_mode": "trained" if labelled else "zero-shot", "min_similarity": config.min_topic_similarity,
+                "text_profile": TextProfile.of(ex.extras.get("raw_text", ex.text) for ex in examples).as_dict()}
 
     def before_save(self, head: Any, model: Any, tokenizer: Any, config: TrainConfig) -> None:
         model.set_prototypes(tokenizer, head.options["descriptions"])
@@ -107,12 +110,15 @@ class FinanceSentiment(ClassificationScenario):
         if input:
             examples += self.load(suite, input, labelled=False, fmt=format, encoding=encoding,
                                   mapping=ColumnMapping(text=text_column, label=None))
+        raw = [ex.text for ex in examples]
+        for ex in examples:
+            ex.text = normalise(ex.text)
         predictor = self.predictor(suite, model)
         watchlist = Watchlist(monitor_config(suite).watchlist)
         out = []
-        for ex, p in zip(examples, predictor.predict(examples)):
-            row = {"text": ex.text, "sentiment": p["label"], "score": round(p["score"], 4), "topic": p.get("topic"),
-                   "topic_score": round(p.get("topic_score", 0.0), 4), "entities": watchlist.find(ex.text)}
+        for text, ex, p in zip(raw, examples, predictor.predict(examples)):
+            row = {"text": text, "sentiment": p["label"], "score": round(p["score"], 4), "topic": p.get("topic"),
+                   "topic_score": round(p.get("topic_score", 0.0), 4), "entities": watchlist.find(text)}
             if explain:
                 row["explanation"] = predictor.explain(ex)
             out.append(row)

@@ -2,22 +2,40 @@
 
 Items fall into fixed time buckets per *key* (``topic:credit & default``, ``entity:Northwind
 Bank``). At each evaluation the last ``window_buckets`` form the window and the
-``baseline_buckets`` before them the baseline. The baseline share ``p`` (with a small prior,
-so a new key is not alarming on its first items) gives the expected negatives ``n·p`` of a
-window of ``n`` items; the surprise is
+``baseline_buckets`` before them (after a guard of one window) the baseline. Two tests look at the window's ``x`` negatives
+of ``n`` items; a key fires on either (``tests``), and the alert's evidence says which:
 
-    z = (x - n·p) / sqrt(n·p·(1-p) + (n·τ)²)
+* **rate**: is ``x`` more negatives than the key usually gets in a window? The baseline's
+  negatives per bucket, with a gamma prior (``rate_prior_negatives`` seen over
+  ``rate_prior_hours``, so a rarely mentioned company has a sensible baseline), give the expected count ``mu``;
+  ``x`` is tested against a negative binomial of mean ``mu`` whose extra variance is the
+  uncertainty of the rate plus the baseline's own burstiness. This is how bad news about a
+  company arrives: volume and negatives rise together, the share barely moves. The window's
+  share must still be ``rate_min_lift`` times the baseline share, so more news with the usual
+  mix (an earnings day) does not fire.
+* **share**: is the negative *share* unusually high? The baseline share ``p`` (with a small
+  prior) gives ``n·p`` expected negatives, and
 
-with ``x`` the window's negatives and ``τ²`` the baseline's between-bucket variance of the
-share beyond binomial noise (news comes in bursts; without it every busy hour would fire).
-A key fires at ``fire_z`` (given minimum volume, negatives and share), stays one open alert
-while it lasts (its evidence refreshed, its severity raised), resolves below ``resolve_z``
-(hysteresis) and then stays quiet for ``cooldown_minutes``. ``method = "cusum"`` instead
-accumulates per-bucket surprise above ``cusum_slack`` and fires when the sum reaches
+      z = (x - n·p) / sqrt(n·p·(1-p) + (n·τ)²)
+
+  with ``τ²`` the baseline's between-bucket variance of the share beyond binomial noise
+  (news comes in bursts; without it every busy hour would fire). It catches a turn in tone
+  at the usual volume, which the rate test misses when the volume falls at the same time.
+
+The buckets of an open alert's windows stay out of later baselines: after a day of bad news
+about a company, the next burst is compared with the company's normal days, not with the
+last surge. Both surprises are z-scores (the rate's tail probability turned into one), so ``fire_z`` and
+the severities read the same for both. A key fires at ``fire_z`` (given the per-kind minimum
+volume and negatives), stays one open alert while it lasts (its evidence refreshed, its
+severity raised), resolves when both tests fall below ``resolve_z`` (hysteresis) and then
+stays quiet for ``cooldown_minutes``. Nothing fires before the detector has seen
+``warmup_hours`` of history: until then there is no baseline to be surprised against. ``method = "cusum"`` replaces the share test's window
+by accumulated per-bucket surprise above ``cusum_slack``, firing when the sum reaches
 ``cusum_limit``: slower to fire, better at slow drifts.
 
-Everything runs on the items' own timestamps, so a replay (``--backtest``) fires exactly the
-alerts the live run would have.
+Everything runs on the items' own timestamps and every bucket is evaluated when it closes, so
+a replay (``--backtest``) fires the alerts the live run would have, whatever the batch size
+(the last, open bucket of a run is evaluated when the run ends).
 """
 
 from __future__ import annotations
@@ -27,12 +45,19 @@ import heapq
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable
 from typing import Any, Literal
+
+from scipy.special import ndtri_exp
+from scipy.stats import nbinom
 
 from plugins.finance_sentiment.config import SurgeConfig
 
 TAU_MIN_ITEMS = 5  # a bucket counts towards the burstiness estimate from this many items
 TAU_MIN_BUCKETS = 4
+DISPERSION_MIN_BUCKETS = 8  # the baseline's burstiness is estimated from this many buckets ...
+DISPERSION_MIN_NEGATIVES = 20  # ... holding this many negatives (sparse counts make the estimate noise)
+Z_LIMIT = 40.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +76,7 @@ class Scored:
 class Bucket:
     total: int = 0
     negative: int = 0
+    surge: bool = False  # in the window of an open alert: not part of any later baseline
     top: list[tuple[float, str, str, str]] = field(default_factory=list)  # min-heap (score, time, id, text)
 
 
@@ -60,6 +86,7 @@ class OpenAlert:
     fired_at: datetime
     peak_z: float
     severity: str
+    test: str = ""
 
 
 @dataclass
@@ -88,9 +115,17 @@ class SurgeEvent:
         kind, _, name = self.key.partition(":")
         e = self.evidence
         counts = f"{e.get('negative', 0)} of {e.get('total', 0)} items negative ({e.get('share', 0.0):.0%}, baseline {e.get('baseline_share', 0):.0%})"
+        if "rate" in e.get("test", "").split("+") and self.kind != "resolve":
+            counts = (f"{e['negative']} negative items against {e['expected_negative']:g} expected; "
+                      f"{e.get('share', 0.0):.0%} of {e.get('total', 0)} negative (baseline {e.get('baseline_share', 0):.0%})")
         if self.kind == "resolve":
             return f"Resolved: negative surge on {kind} '{name}' is over; now {counts}"
         return f"Negative surge on {kind} '{name}': {counts}"
+
+
+def item_keys(topic: str, entities: Iterable[str]) -> tuple[str, ...]:
+    """The keys an item counts under: its topic and each watched entity it names."""
+    return (f"topic:{topic}", *(f"entity:{e}" for e in entities))
 
 
 def alert_id(key: str, fired_at: datetime) -> str:
@@ -106,6 +141,7 @@ class SurgeDetector:
         self.bucket_seconds = bucket_seconds
         self.keys: dict[str, KeyState] = {}
         self.watermark: datetime | None = None
+        self.first_bucket: int | None = None  # before it the history is unknown, not quiet
         self._touched: set[str] = set()
 
     # -- input ---------------------------------------------------------------------------
@@ -115,10 +151,23 @@ class SurgeDetector:
     def bucket_start(self, index: int) -> datetime:
         return datetime.fromtimestamp(index * self.bucket_seconds, tz=timezone.utc)
 
+    def process(self, items: Iterable[Scored]) -> list[SurgeEvent]:
+        """Add items in time order and evaluate each bucket as it closes (when the first item of a
+        later bucket arrives): what fires does not depend on how the stream was cut into batches.
+        ``evaluate`` settles the open bucket at the end of a replay."""
+        events: list[SurgeEvent] = []
+        for item in sorted(items, key=lambda i: i.time):
+            if self.watermark is not None and self.bucket_of(item.time) > self.bucket_of(self.watermark):
+                events += self.evaluate()
+            self.add(item)
+        return events
+
     def add(self, item: Scored) -> None:
         index = self.bucket_of(item.time)
         if self.watermark is not None and index <= self.bucket_of(self.watermark) - self._span():
             return  # too late to matter for any window still evaluated
+        if self.first_bucket is None or index < self.first_bucket:
+            self.first_bucket = index
         for key in item.keys:
             bucket = self.keys.setdefault(key, KeyState()).buckets.setdefault(index, Bucket())
             bucket.total += 1
@@ -135,11 +184,26 @@ class SurgeDetector:
 
     def restore(self, key: str, alert: OpenAlert) -> None:
         """An alert left open by an earlier run: keep it, instead of firing it again."""
-        self.keys.setdefault(key, KeyState()).open = alert
+        state = self.keys.setdefault(key, KeyState())
+        state.open = alert
+        if self.watermark is not None:
+            self._mark_surge(state, self.bucket_of(alert.fired_at) - self.config.window_buckets + 1, self.bucket_of(self.watermark))
+
+    @staticmethod
+    def _mark_surge(state: KeyState, first: int, last: int) -> None:
+        """A surge is not what is normal: its buckets stay out of the key's later baselines."""
+        for index in range(first, last + 1):
+            state.buckets.setdefault(index, Bucket()).surge = True
 
     # -- evaluation ------------------------------------------------------------------------
     def _span(self) -> int:
-        return self.config.window_buckets + self.config.baseline_buckets
+        """Buckets read by one evaluation: the window, a guard as long as it, the baseline."""
+        return 2 * self.config.window_buckets + self.config.baseline_buckets
+
+    def _baseline(self, now: int) -> range:
+        """The baseline's buckets. A guard of one window separates them from the window, so the
+        first hour of a surge is not yet the baseline its peak is compared with."""
+        return range(now - self._span() + 1, now - 2 * self.config.window_buckets + 1)
 
     def evaluate(self) -> list[SurgeEvent]:
         """Evaluate keys with new items or an open alert at the current watermark."""
@@ -148,9 +212,12 @@ class SurgeDetector:
         now = self.bucket_of(self.watermark)
         events: list[SurgeEvent] = []
         for key in sorted(self._touched | {k for k, s in self.keys.items() if s.open}):
-            event = self._evaluate_key(key, self.keys[key], now)
+            state = self.keys[key]
+            event = self._evaluate_key(key, state, now)
             if event:
                 events.append(event)
+            if state.open:
+                self._mark_surge(state, now - self.config.window_buckets + 1, now)
         self._touched.clear()
         self._forget(now)
         return _group(events)
@@ -158,7 +225,7 @@ class SurgeDetector:
     def _stats(self, state: KeyState, now: int) -> dict[str, Any]:
         c = self.config
         window = [state.buckets.get(i) for i in range(now - c.window_buckets + 1, now + 1)]
-        base = [state.buckets.get(i) for i in range(now - self._span() + 1, now - c.window_buckets + 1)]
+        base = [b for b in (state.buckets.get(i) for i in self._baseline(now)) if not (b and b.surge)]
         n = sum(b.total for b in window if b)
         x = sum(b.negative for b in window if b)
         base_n = sum(b.total for b in base if b)
@@ -174,7 +241,21 @@ class SurgeDetector:
             tau2 = max(0.0, spread - p * (1 - p) / (busy_n / len(busy)))
         z = (x - n * p) / math.sqrt(n * p * (1 - p) + (n * n * tau2)) if n else 0.0
         return {"n": n, "x": x, "p": p, "z": z, "base_n": base_n, "base_x": base_x, "window": window,
-                "buckets_with_data": len(filled)}
+                "buckets_with_data": len(filled), **self._rate(state, now, x)}
+
+    def _rate(self, state: KeyState, now: int, x: int) -> dict[str, Any]:
+        """The window's expected negatives from the baseline's rate, and the z of seeing ``x``."""
+        c = self.config
+        known = self._baseline(now)
+        first = known.start if self.first_bucket is None else max(known.start, self.first_bucket)
+        counts = [state.buckets[i].negative if i in state.buckets else 0 for i in range(first, known.stop)
+                  if not (i in state.buckets and state.buckets[i].surge)]
+        alpha = c.rate_prior_negatives + sum(counts)  # gamma posterior of the negatives per bucket
+        beta = c.rate_prior_hours * 3600 / self.bucket_seconds + len(counts)
+        mu = c.window_buckets * alpha / beta
+        size = 1.0 / (1.0 / alpha + _overdispersion(counts) / c.window_buckets)
+        return {"rate_z": _tail_z(x, mu, size), "mu": mu, "rate_per_hour": alpha / beta * 3600 / self.bucket_seconds,
+                "history_seconds": len(counts) * self.bucket_seconds}
 
     def _cusum(self, state: KeyState, now: int) -> float:
         """Accumulate completed buckets' surprise (each against the baseline before it)."""
@@ -192,14 +273,16 @@ class SurgeDetector:
     def _evaluate_key(self, key: str, state: KeyState, now: int) -> SurgeEvent | None:
         c = self.config
         stats = self._stats(state, now)
-        n, x, z = stats["n"], stats["x"], stats["z"]
-        score = self._cusum(state, now) if c.method == "cusum" else z
-        limit = c.cusum_limit if c.method == "cusum" else c.fire_z
+        n, x = stats["n"], stats["x"]
+        share_score = self._cusum(state, now) if c.method == "cusum" else stats["z"]
+        surprise = {"share": stats["z"], "rate": stats["rate_z"]}
+        z = max(surprise[test] for test in c.tests)
         at = self.watermark
         assert at is not None
         if state.open:
-            if (c.method == "cusum" and score < c.cusum_slack) or (c.method == "binomial" and z < c.resolve_z):
-                event = SurgeEvent("resolve", key, state.open.id, state.open.severity, at, self._evidence(stats, now, z, score))
+            share_over = share_score < c.cusum_slack if c.method == "cusum" else stats["z"] < c.resolve_z
+            if ("share" not in c.tests or share_over) and ("rate" not in c.tests or stats["rate_z"] < c.resolve_z):
+                event = SurgeEvent("resolve", key, state.open.id, state.open.severity, at, self._evidence(stats, now, z, share_score, ""))
                 state.open = None
                 state.cusum = 0.0
                 state.quiet_until = at + timedelta(minutes=c.cooldown_minutes)
@@ -207,33 +290,50 @@ class SurgeDetector:
             severity = c.severity(z)
             if z > state.open.peak_z and c.severities.get(severity, 0) > c.severities.get(state.open.severity, 0):
                 state.open.peak_z, state.open.severity = z, severity
-                return SurgeEvent("update", key, state.open.id, severity, at, self._evidence(stats, now, z, score))
+                return SurgeEvent("update", key, state.open.id, severity, at, self._evidence(stats, now, z, share_score, state.open.test))
             return None
         if state.quiet_until and at < state.quiet_until:
             return None
-        if n < c.min_volume or x < c.min_negative or x / n < c.min_share or score < limit:
+        if n < c.minimum(c.min_volume, key) or x < c.minimum(c.min_negative, key):
             return None
+        if stats["history_seconds"] < c.warmup_hours * 3600:
+            return None  # no baseline to trust yet
+        share = x / n
+        passed = []
+        if "rate" in c.tests and stats["rate_z"] >= c.fire_z and share >= c.rate_min_lift * stats["p"]:
+            passed.append("rate")
+        if "share" in c.tests and share >= c.min_share and share_score >= (c.cusum_limit if c.method == "cusum" else c.fire_z):
+            passed.append("share")
+        if not passed:
+            return None
+        z = max(surprise[test] for test in passed)
         severity = c.severity(z)
         fired_at = self.bucket_start(now - c.window_buckets + 1)
-        state.open = OpenAlert(alert_id(key, fired_at), at, z, severity)
-        return SurgeEvent("fire", key, state.open.id, severity, at, self._evidence(stats, now, z, score))
+        test = "+".join(passed)
+        state.open = OpenAlert(alert_id(key, fired_at), at, z, severity, test)
+        return SurgeEvent("fire", key, state.open.id, severity, at, self._evidence(stats, now, z, share_score, test))
 
-    def _evidence(self, stats: dict[str, Any], now: int, z: float, score: float) -> dict[str, Any]:
+    def _evidence(self, stats: dict[str, Any], now: int, z: float, share_score: float, test: str) -> dict[str, Any]:
         c = self.config
         top = heapq.nlargest(c.evidence_items, (e for b in stats["window"] if b for e in b.top))
         n = stats["n"]
         return {
             "window_start": self.bucket_start(now - c.window_buckets + 1).isoformat(),
             "window_end": self.bucket_start(now + 1).isoformat(),
+            "test": test,
             "negative": stats["x"],
             "total": n,
             "share": round(stats["x"] / n, 4) if n else 0.0,
             "baseline_share": round(stats["p"], 4),
             "baseline_negative": round(n * stats["p"], 2),
+            "expected_negative": round(stats["mu"], 2),
+            "baseline_negative_per_hour": round(stats["rate_per_hour"], 3),
             "baseline_items": stats["base_n"],
+            "share_z": round(stats["z"], 3),
+            "rate_z": round(stats["rate_z"], 3),
             "score": round(z, 3),
             "method": c.method,
-            **({"cusum": round(score, 3)} if c.method == "cusum" else {}),
+            **({"cusum": round(share_score, 3)} if c.method == "cusum" else {}),
             "items": [{"id": i, "time": t, "text": text, "score": round(s, 4)} for s, t, i, text in top],
         }
 
@@ -249,6 +349,21 @@ class SurgeDetector:
 
     def open_alerts(self) -> dict[str, OpenAlert]:
         return {key: s.open for key, s in self.keys.items() if s.open}
+
+
+def _overdispersion(counts: list[int]) -> float:
+    """``1/size`` of a negative binomial fitted to per-bucket counts by moments (0: Poisson)."""
+    if len(counts) < DISPERSION_MIN_BUCKETS or sum(counts) < DISPERSION_MIN_NEGATIVES:
+        return 0.0
+    mean = sum(counts) / len(counts)
+    variance = sum((k - mean) ** 2 for k in counts) / (len(counts) - 1)
+    return max(0.0, (variance - mean) / (mean * mean))
+
+
+def _tail_z(x: int, mu: float, size: float) -> float:
+    """P(X >= x) for X ~ NB(mean ``mu``, ``size``), as the z-score with that upper tail."""
+    log_tail = float(nbinom.logsf(x - 1, size, size / (size + mu)))
+    return max(-Z_LIMIT, min(Z_LIMIT, -float(ndtri_exp(log_tail))))
 
 
 def _group(events: list[SurgeEvent]) -> list[SurgeEvent]:

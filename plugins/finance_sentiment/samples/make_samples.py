@@ -6,7 +6,8 @@
   templates, enough to fine-tune the two-headed model in about a minute on a CPU;
 - ``feed.jsonl``: two days of news and comments in time order with, on the second day, a
   surge of negative credit news about Northwind Bank; also a few repeated texts under new
-  ids, a re-sent id and malformed lines, so the demo shows every path of the monitor.
+  ids, a re-sent id and malformed lines, so the demo shows every path of the monitor;
+- ``feed.truth.json``: that surge as a labelled surge, for ``suite finance backtest``.
 
 Deterministic (seeded): the committed files are what this script writes.
 """
@@ -87,6 +88,9 @@ COMMENTS = {
 }
 
 
+SURGE_AT, SURGE_FOR = timedelta(hours=30), timedelta(minutes=75)
+
+
 def _fill(template: str, rng: random.Random, company: str) -> str:
     return template.format(co=company, tk="$" + COMPANIES[company], pct=f"{rng.randint(2, 40)}%",
                            q=rng.choice(["the first quarter", "the second quarter", "the third quarter", "Q4"]),
@@ -104,9 +108,11 @@ def training_rows(rng: random.Random, per_template: int = 6) -> list[dict[str, s
     return rows
 
 
-def feed_items(rng: random.Random, start: datetime, hours: int = 48) -> list[dict[str, object]]:
+def feed_items(rng: random.Random, start: datetime, hours: int = 48, surge: bool = True) -> list[dict[str, object]]:
+    """The demo feed; ``surge=False`` leaves out the Northwind Bank surge (a quiet feed to plant
+    measured surges into: ``bench/surge.py``)."""
     items: list[dict[str, object]] = []
-    surge_start = start + timedelta(hours=30)
+    surge_start = start + SURGE_AT
     moment = start
     number = 0
     while moment < start + timedelta(hours=hours):
@@ -121,7 +127,7 @@ def feed_items(rng: random.Random, start: datetime, hours: int = 48) -> list[dic
             sentiment = rng.choices(["negative", "neutral", "positive"], [0.15, 0.55, 0.3])[0]
             text, source = _fill(rng.choice(TEMPLATES[topic][sentiment]), rng, company), "newswire"
         items.append({"id": f"n{number:05d}", "time": moment.isoformat(), "text": text, "source": source})
-    for minute in range(0, 75):  # the surge: over an hour of bad credit news about one bank
+    for minute in range(0, int(SURGE_FOR.total_seconds() // 60) if surge else 0):  # the surge: over an hour of bad credit news about one bank
         number += 1
         text = _fill(rng.choice(TEMPLATES["credit & default"]["negative"] + COMMENTS["negative"][:3]), rng, "Northwind Bank")
         text = f"{rng.choice(OUTLETS)}: {text} (update {minute + 1})"
@@ -149,10 +155,13 @@ def main(out: Path) -> None:
         writer = csv.DictWriter(handle, ["text", "label", "topic"])
         writer.writeheader()
         writer.writerows(training_rows(rng))
-    lines = [json.dumps(item, ensure_ascii=False) for item in feed_items(rng, datetime(2026, 11, 1, tzinfo=timezone.utc))]
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    lines = [json.dumps(item, ensure_ascii=False) for item in feed_items(rng, start)]
     for offset, bad in zip((300, 900, 1500), MALFORMED):
         lines.insert(offset, bad)
     (out / "feed.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    surge = {"key": "entity:Northwind Bank", "start": (start + SURGE_AT).isoformat(), "end": (start + SURGE_AT + SURGE_FOR).isoformat()}
+    (out / "feed.truth.json").write_text(json.dumps({"surges": [surge]}, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
