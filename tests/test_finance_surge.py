@@ -102,7 +102,7 @@ def test_cusum_catches_a_slow_drift() -> None:
 
 
 def test_memory_is_bounded_by_the_window() -> None:
-    detector = SurgeDetector(SurgeConfig(window_buckets=2, baseline_buckets=4), BUCKET)
+    detector = SurgeDetector(SurgeConfig(window_buckets=2, long_window_buckets=4, baseline_buckets=4), BUCKET)
     run(detector, stream(48, 10, 0.1, start=START))
     assert all(len(state.buckets) <= 9 for state in detector.keys.values())  # window, guard, baseline, the open bucket
 
@@ -203,7 +203,7 @@ def test_what_fires_does_not_depend_on_the_batch_size() -> None:
 def test_minimums_per_key_kind() -> None:
     config = MonitorConfig.from_table({"surge": {"min_volume": 7, "min_negative": {"entity": 2}}}).surge
     assert config.min_volume == {"topic": 7, "entity": 7}
-    assert config.min_negative == {"topic": 5, "entity": 2}
+    assert config.min_negative == {"topic": 3, "entity": 2}
     assert config.minimum(config.min_negative, "entity:Acme") == 2
     with pytest.raises(ConfigError, match="unknown key kind"):
         MonitorConfig.from_table({"surge": {"min_volume": {"sector": 3}}})

@@ -56,24 +56,26 @@ class SurgeConfig(BaseModel):
                                                   description="Fire on the negative count's rate, the negative share, or either.")
     window_buckets: int = Field(4, ge=1, description="Sliding window, in buckets.")
     baseline_buckets: int = Field(96, ge=2, description="History the baseline is computed from, in buckets.")
-    min_volume: dict[str, int] = Field(default_factory=lambda: {"topic": 10, "entity": 3},
-                                       description="Items in the window before anything can fire (per key kind).")
-    min_negative: dict[str, int] = Field(default_factory=lambda: {"topic": 5, "entity": 3},
-                                         description="Negative items in the window before anything can fire (per key kind).")
+    min_volume: dict[str, int] = Field(default_factory=lambda: {"topic": 5, "entity": 3},
+                                       description="Items in a test's window before it can fire (per key kind).")
+    min_negative: dict[str, int] = Field(default_factory=lambda: {"topic": 3, "entity": 3},
+                                         description="Negative items in a test's window before it can fire (per key kind).")
     min_share: float = Field(0.3, ge=0, le=1, description="Share test: negative share in the window before it can fire.")
     prior_share: float = Field(0.15, gt=0, lt=1, description="Baseline share assumed before history exists.")
     prior_weight: int = Field(20, ge=0, description="Pseudo-items of prior mixed into the baseline share.")
     rate_prior_negatives: float = Field(0.5, gt=0, description="Rate test: a key's history starts as this many negatives ...")
     rate_prior_hours: float = Field(1.0, gt=0, description="... seen over this many hours (weak: a day of real history outweighs it).")
-    rate_min_lift: float = Field(1.5, ge=1, description="Rate test: the window's negative share must be this many times the baseline share "
-                                                        "(more volume with the usual mix is not a negative surge).")
+    rate_min_odds_ratio: float = Field(1.5, ge=1, description="Rate test: the odds of an item being negative must be this many times "
+                                                               "the baseline's (more volume with the usual mix is not a negative surge).")
+    long_window_buckets: int = Field(8, ge=0, description="Rate test: also over this longer window (0: off), for bursts spread over hours.")
+    share_min_volume: int = Field(10, ge=1, description="Share test: items in the window before it can fire (a share of a few items is noise).")
     warmup_hours: float = Field(6, ge=0, description="History the detector must have seen before anything fires (a baseline it can trust).")
-    fire_z: float = Field(4.0, gt=0, description="Fire when the window's surprise (z) reaches this.")
-    resolve_z: float = Field(2.0, ge=0, description="Resolve when it falls below this (hysteresis).")
+    fire_z: float = Field(3.0, gt=0, description="Fire when the window's surprise (z) reaches this.")
+    resolve_z: float = Field(1.5, ge=0, description="Resolve when it falls below this (hysteresis).")
     cusum_slack: float = Field(0.5, ge=0, description="CUSUM: z below this does not accumulate.")
     cusum_limit: float = Field(8.0, gt=0, description="CUSUM: fire when the sum reaches this.")
     cooldown_minutes: float = Field(60, ge=0, description="After a resolve, the same key stays quiet this long.")
-    severities: dict[str, float] = Field(default_factory=lambda: {"warning": 4.0, "high": 6.0, "critical": 9.0})
+    severities: dict[str, float] = Field(default_factory=lambda: {"warning": 3.0, "high": 6.0, "critical": 9.0})
     evidence_items: int = Field(5, ge=1, le=50)
 
     @field_validator("min_volume", "min_negative", mode="before")
@@ -100,6 +102,9 @@ class SurgeConfig(BaseModel):
             raise ValueError(f"resolve_z ({self.resolve_z}) must be below fire_z ({self.fire_z})")
         if not self.tests:
             raise ValueError("tests: name at least one of 'rate', 'share'")
+        if self.long_window_buckets > 2 * self.window_buckets:
+            raise ValueError(f"long_window_buckets ({self.long_window_buckets}) must be at most twice window_buckets "
+                             f"({self.window_buckets}): it must not reach into the baseline")
         for name in ("min_volume", "min_negative"):  # kinds a table leaves out keep their default
             table = getattr(self, name)
             table.update({k: v for k, v in type(self).model_fields[name].default_factory().items() if k not in table})

@@ -4,9 +4,9 @@ A planted surge is a burst of negative items about one key (a topic or a watched
 ``hours``, at ``rate`` times the key's usual negatives per hour (drawn log-uniformly between
 the two rates given), with at least ``min_items`` items: a surge of one item is not something
 anyone can call a surge. The items are copies of the feed's own negative items about that key
-(as the model scores them, so the measure is about the detector, not the model); an entity
-with too few borrows other negative items under its name; a text used again carries
-"(update N)", as wire copy does. Surges are spread over the feed after its first
+(as the model scores them, so the measure is about the detector, not the model), marked
+"(update N)" as wire copy is; an entity with too few borrows other negative items under its
+name. Surges are spread over the feed after its first
 ``history_hours`` (the detector needs history to have a baseline), one per slot, the keys
 alternating between entities and topics. The truth file lists each surge's key, start and end
 with the rate and count actually planted.
@@ -110,7 +110,10 @@ def _choose_keys(plan: PlantPlan, items: list[ScoredItem], negatives: dict[str, 
 
 
 def _texts(key: str, count: int, negatives: dict[str, list[str]], rng: random.Random) -> list[str]:
-    """``count`` negative texts about ``key``: its own first, then (for an entity) borrowed ones."""
+    """``count`` negative texts about ``key``: its own first, then (for an entity) borrowed ones
+    under its name. Each copy carries "(update N)": a new item to the monitor's repeat filter
+    (a copy of the same text within the hour is syndication, not news), and ``normalise``
+    removes the marker before scoring."""
     own = list(dict.fromkeys(negatives.get(key, [])))
     rng.shuffle(own)
     kind, _, name = key.partition(":")
@@ -120,7 +123,7 @@ def _texts(key: str, count: int, negatives: dict[str, list[str]], rng: random.Ra
         own += [f"{name}: {text}" for text in borrowed[: count - len(own)]]
     if not own:
         raise UsageError(f"--key {key}: the feed has no negative item about it to copy")
-    return [own[i % len(own)] + (f" (update {i // len(own) + 1})" if i >= len(own) else "") for i in range(count)]
+    return [f"{own[i % len(own)]} (update {i + 1})" for i in range(count)]
 
 
 def read_feed(records: list[Any], source: str) -> list[StreamItem]:

@@ -133,6 +133,7 @@ class FinanceMonitor(Scenario):
             source: Annotated[str, typer.Option("--source", help="file:F.jsonl|F.csv, dir:FOLDER, sql:URL#TABLE, stdin:, redis://HOST:PORT/DB#STREAM")] = "stdin:",
             model: Annotated[Optional[str], typer.Option("--model", "-m", help="Registered model name or folder (default: finance-sentiment).")] = None,
             backtest: Annotated[bool, typer.Option("--backtest", help="Replay the source and list the alerts that would have fired; store nothing, send nothing.")] = False,
+            truth: Annotated[Optional[Path], typer.Option("--truth", help="With --backtest: labelled surges (JSON) to measure the alerts against.")] = None,
             report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report here.")] = None,
             batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Items per micro-batch (default: config, 128).")] = None,
             idle_timeout: Annotated[Optional[float], typer.Option("--idle-timeout", help="Stop after this many seconds without new items (following sources).")] = None,
@@ -143,12 +144,18 @@ class FinanceMonitor(Scenario):
         """Monitor a feed: store every item once, track negativity, alert on surges."""
         from plugins.finance_sentiment.job import run_monitor
 
+        from plugins.finance_sentiment.backtest import load_truth
+
+        if truth and not backtest:
+            raise UsageError("--truth measures a replay: add --backtest (or use suite finance backtest)")
+        surges = load_truth(truth) if truth else None
         config = monitor_config(suite)
         if batch_size:
             config.batch_size = batch_size
         show = sys.stderr.isatty() if live is None else live
         return run_monitor(suite, config, FinanceSentiment().predictor(suite, model), source, parse_options(source_option or []),
-                           backtest=backtest, report=report, idle_timeout=idle_timeout, max_items=max_items, live=show)
+                           backtest=backtest, report=report, idle_timeout=idle_timeout, max_items=max_items, live=show,
+                           truth=surges)
 
     def render(self, verb: str, result: dict[str, Any]) -> str | None:
         from plugins.finance_sentiment.job import render_summary

@@ -7,20 +7,20 @@ of ``n`` items; a key fires on either (``tests``), and the alert's evidence says
 
 * **rate**: is ``x`` more negatives than the key usually gets in a window? The baseline's
   negatives per bucket, with a gamma prior (``rate_prior_negatives`` seen over
-  ``rate_prior_hours``, so a rarely mentioned company has a sensible baseline), give the expected count ``mu``;
-  ``x`` is tested against a negative binomial of mean ``mu`` whose extra variance is the
-  uncertainty of the rate plus the baseline's own burstiness. This is how bad news about a
-  company arrives: volume and negatives rise together, the share barely moves. The window's
-  share must still be ``rate_min_lift`` times the baseline share, so more news with the usual
-  mix (an earnings day) does not fire.
+  ``rate_prior_hours``, so a rarely mentioned company has a sensible baseline), give the
+  expected count ``mu``; ``x`` is tested against a negative binomial of mean ``mu`` whose
+  extra variance is the uncertainty of the rate plus the baseline's own burstiness. The test
+  also runs over ``long_window_buckets`` (two hours), where five bad headlines spread over two
+  hours about a company that gets one a day are as plain as they are to an analyst. This is
+  how bad news about a company arrives: volume and negatives rise together, the share barely
+  moves. The odds of an item being negative must still have risen ``rate_min_odds_ratio``
+  times, so more news with the usual mix (an earnings day) does not fire.
 * **share**: is the negative *share* unusually high? The baseline share ``p`` (with a small
-  prior) gives ``n·p`` expected negatives, and
-
-      z = (x - n·p) / sqrt(n·p·(1-p) + (n·τ)²)
-
-  with ``τ²`` the baseline's between-bucket variance of the share beyond binomial noise
-  (news comes in bursts; without it every busy hour would fire). It catches a turn in tone
-  at the usual volume, which the rate test misses when the volume falls at the same time.
+  prior) is known from the baseline's items and varies between buckets by ``τ²`` (news comes
+  in bursts; without it every busy hour would fire), so ``x`` is tested against a
+  beta-binomial of ``n`` draws with that mean, evidence and spread. It catches a turn in tone
+  at the usual volume, which the rate test misses when the volume falls at the same time. It
+  needs ``share_min_volume`` items in the window: the share of four items is noise.
 
 The buckets of an open alert's windows stay out of later baselines: after a day of bad news
 about a company, the next burst is compared with the company's normal days, not with the
@@ -48,8 +48,9 @@ from datetime import datetime, timedelta, timezone
 from collections.abc import Iterable
 from typing import Any, Literal
 
+import numpy as np
 from scipy.special import ndtri_exp
-from scipy.stats import nbinom
+from scipy.stats import betabinom, nbinom
 
 from plugins.finance_sentiment.config import SurgeConfig
 
@@ -116,7 +117,7 @@ class SurgeEvent:
         e = self.evidence
         counts = f"{e.get('negative', 0)} of {e.get('total', 0)} items negative ({e.get('share', 0.0):.0%}, baseline {e.get('baseline_share', 0):.0%})"
         if "rate" in e.get("test", "").split("+") and self.kind != "resolve":
-            counts = (f"{e['negative']} negative items against {e['expected_negative']:g} expected; "
+            counts = (f"{e['rate_negative']} negative items in {e['rate_window_hours']:g} h against {e['expected_negative']:g} expected; "
                       f"{e.get('share', 0.0):.0%} of {e.get('total', 0)} negative (baseline {e.get('baseline_share', 0):.0%})")
         if self.kind == "resolve":
             return f"Resolved: negative surge on {kind} '{name}' is over; now {counts}"
@@ -152,14 +153,15 @@ class SurgeDetector:
         return datetime.fromtimestamp(index * self.bucket_seconds, tz=timezone.utc)
 
     def process(self, items: Iterable[Scored]) -> list[SurgeEvent]:
-        """Add items in time order and evaluate each bucket as it closes (when the first item of a
-        later bucket arrives): what fires does not depend on how the stream was cut into batches.
-        ``evaluate`` settles the open bucket at the end of a replay."""
+        """Add items in time order, evaluating each item's keys as it arrives and every key with
+        an open alert as each bucket closes: what fires depends on the items and their order,
+        never on how the stream was cut into batches."""
         events: list[SurgeEvent] = []
         for item in sorted(items, key=lambda i: i.time):
             if self.watermark is not None and self.bucket_of(item.time) > self.bucket_of(self.watermark):
                 events += self.evaluate()
             self.add(item)
+            events += self.evaluate(item.keys)
         return events
 
     def add(self, item: Scored) -> None:
@@ -205,21 +207,26 @@ class SurgeDetector:
         first hour of a surge is not yet the baseline its peak is compared with."""
         return range(now - self._span() + 1, now - 2 * self.config.window_buckets + 1)
 
-    def evaluate(self) -> list[SurgeEvent]:
-        """Evaluate keys with new items or an open alert at the current watermark."""
+    def evaluate(self, keys: Iterable[str] | None = None) -> list[SurgeEvent]:
+        """Evaluate ``keys`` at the current watermark (default: every key with new items or an
+        open alert, and forget what no window will read again)."""
         if self.watermark is None:
             return []
         now = self.bucket_of(self.watermark)
+        chosen = sorted(self._touched | {k for k, s in self.keys.items() if s.open} if keys is None else set(keys))
         events: list[SurgeEvent] = []
-        for key in sorted(self._touched | {k for k, s in self.keys.items() if s.open}):
-            state = self.keys[key]
+        for key in chosen:
+            state = self.keys.get(key)
+            if state is None:
+                continue  # an item too late to be counted
             event = self._evaluate_key(key, state, now)
             if event:
                 events.append(event)
             if state.open:
                 self._mark_surge(state, now - self.config.window_buckets + 1, now)
-        self._touched.clear()
-        self._forget(now)
+        self._touched.difference_update(chosen)
+        if keys is None:
+            self._forget(now)
         return _group(events)
 
     def _stats(self, state: KeyState, now: int) -> dict[str, Any]:
@@ -239,12 +246,13 @@ class SurgeDetector:
             busy_n = sum(b.total for b in busy)
             spread = sum(b.total * (b.negative / b.total - p) ** 2 for b in busy) / busy_n
             tau2 = max(0.0, spread - p * (1 - p) / (busy_n / len(busy)))
-        z = (x - n * p) / math.sqrt(n * p * (1 - p) + (n * n * tau2)) if n else 0.0
+        z = _share_z(x, n, p, base_n + c.prior_weight, tau2)
         return {"n": n, "x": x, "p": p, "z": z, "base_n": base_n, "base_x": base_x, "window": window,
                 "buckets_with_data": len(filled), **self._rate(state, now, x)}
 
     def _rate(self, state: KeyState, now: int, x: int) -> dict[str, Any]:
-        """The window's expected negatives from the baseline's rate, and the z of seeing ``x``."""
+        """The rate test over the window and the long window, whichever is more surprising: its
+        negatives, their expected count from the baseline's rate, and the z of seeing as many."""
         c = self.config
         known = self._baseline(now)
         first = known.start if self.first_bucket is None else max(known.start, self.first_bucket)
@@ -252,10 +260,17 @@ class SurgeDetector:
                   if not (i in state.buckets and state.buckets[i].surge)]
         alpha = c.rate_prior_negatives + sum(counts)  # gamma posterior of the negatives per bucket
         beta = c.rate_prior_hours * 3600 / self.bucket_seconds + len(counts)
-        mu = c.window_buckets * alpha / beta
-        size = 1.0 / (1.0 / alpha + _overdispersion(counts) / c.window_buckets)
-        return {"rate_z": _tail_z(x, mu, size), "mu": mu, "rate_per_hour": alpha / beta * 3600 / self.bucket_seconds,
-                "history_seconds": len(counts) * self.bucket_seconds}
+        dispersion = _overdispersion(counts)
+        best: dict[str, Any] = {}
+        for length in sorted({c.window_buckets, c.long_window_buckets or c.window_buckets}):
+            held = [state.buckets.get(i) for i in range(now - length + 1, now + 1)]
+            negatives = x if length == c.window_buckets else sum(b.negative for b in held if b)
+            mu = length * alpha / beta
+            z = _tail_z(negatives, mu, 1.0 / (1.0 / alpha + dispersion / length))
+            if not best or z > best["rate_z"]:
+                best = {"rate_z": z, "mu": mu, "rate_x": negatives, "rate_n": sum(b.total for b in held if b),
+                        "rate_buckets": length}
+        return best | {"rate_per_hour": alpha / beta * 3600 / self.bucket_seconds, "history_seconds": len(counts) * self.bucket_seconds}
 
     def _cusum(self, state: KeyState, now: int) -> float:
         """Accumulate completed buckets' surprise (each against the baseline before it)."""
@@ -272,6 +287,12 @@ class SurgeDetector:
 
     def _evaluate_key(self, key: str, state: KeyState, now: int) -> SurgeEvent | None:
         c = self.config
+        least_volume, least_negative = c.minimum(c.min_volume, key), c.minimum(c.min_negative, key)
+        if state.open is None:  # most evaluations end here, before any statistics
+            longest = max(c.window_buckets, c.long_window_buckets)
+            held = [b for b in (state.buckets.get(i) for i in range(now - longest + 1, now + 1)) if b]
+            if sum(b.total for b in held) < least_volume or sum(b.negative for b in held) < least_negative:
+                return None
         stats = self._stats(state, now)
         n, x = stats["n"], stats["x"]
         share_score = self._cusum(state, now) if c.method == "cusum" else stats["z"]
@@ -294,15 +315,14 @@ class SurgeDetector:
             return None
         if state.quiet_until and at < state.quiet_until:
             return None
-        if n < c.minimum(c.min_volume, key) or x < c.minimum(c.min_negative, key):
-            return None
         if stats["history_seconds"] < c.warmup_hours * 3600:
             return None  # no baseline to trust yet
-        share = x / n
-        passed = []
-        if "rate" in c.tests and stats["rate_z"] >= c.fire_z and share >= c.rate_min_lift * stats["p"]:
+        passed = []  # each test on its own window, with the key kind's minimum items and negatives
+        if ("rate" in c.tests and stats["rate_n"] >= least_volume and stats["rate_x"] >= least_negative
+                and stats["rate_z"] >= c.fire_z and _odds_ratio(stats["rate_x"], stats["rate_n"], stats["p"]) >= c.rate_min_odds_ratio):
             passed.append("rate")
-        if "share" in c.tests and share >= c.min_share and share_score >= (c.cusum_limit if c.method == "cusum" else c.fire_z):
+        if ("share" in c.tests and n >= max(least_volume, c.share_min_volume) and x >= least_negative and x / n >= c.min_share
+                and share_score >= (c.cusum_limit if c.method == "cusum" else c.fire_z)):
             passed.append("share")
         if not passed:
             return None
@@ -326,6 +346,8 @@ class SurgeDetector:
             "share": round(stats["x"] / n, 4) if n else 0.0,
             "baseline_share": round(stats["p"], 4),
             "baseline_negative": round(n * stats["p"], 2),
+            "rate_negative": stats["rate_x"],
+            "rate_window_hours": stats["rate_buckets"] * self.bucket_seconds / 3600,
             "expected_negative": round(stats["mu"], 2),
             "baseline_negative_per_hour": round(stats["rate_per_hour"], 3),
             "baseline_items": stats["base_n"],
@@ -358,6 +380,27 @@ def _overdispersion(counts: list[int]) -> float:
     mean = sum(counts) / len(counts)
     variance = sum((k - mean) ** 2 for k in counts) / (len(counts) - 1)
     return max(0.0, (variance - mean) / (mean * mean))
+
+
+def _odds_ratio(negative: int, total: int, baseline_share: float) -> float:
+    """How much the odds of an item being negative rose against the baseline (smoothed by half
+    an item, so an all-negative window has a finite ratio)."""
+    return ((negative + 0.5) / (total - negative + 0.5)) / (baseline_share / (1 - baseline_share))
+
+
+def _share_z(x: int, n: int, p: float, evidence: float, tau2: float) -> float:
+    """P(X >= x) for ``x`` negatives of ``n`` when the share is ``p`` known from ``evidence``
+    items and varies between buckets by ``tau2``: a beta-binomial, as a z-score. (The normal
+    approximation's upper tail is too thin for small shares: it fired on noise.)"""
+    if not n:
+        return 0.0
+    rho = min(tau2 / (p * (1 - p)), 0.99)  # the share's between-bucket correlation
+    concentration = min(evidence, (1 - rho) / rho) if rho > 0 else evidence
+    with np.errstate(all="ignore"):
+        log_tail = float(betabinom.logsf(x - 1, n, p * concentration, (1 - p) * concentration))
+    if math.isnan(log_tail):  # a tail beyond floating point (1 - cdf went below zero)
+        return Z_LIMIT if x > n * p else -Z_LIMIT
+    return max(-Z_LIMIT, min(Z_LIMIT, -float(ndtri_exp(log_tail))))
 
 
 def _tail_z(x: int, mu: float, size: float) -> float:
