@@ -120,3 +120,48 @@ def test_kill_9_and_restart_store_every_item_exactly_once(trained: Path, suite_e
     summary = json.loads(finished.stdout)
     assert stored(db) == distinct
     assert summary["stored"] == distinct - before
+
+
+def test_plant_then_backtest_through_the_cli(trained: Path, tmp_path: Path) -> None:
+    """The commands a user runs to measure the detector on their own feed, on the demo feed."""
+    planted, truth = tmp_path / "planted.jsonl", tmp_path / "truth.json"
+    settings = Settings(home=tmp_path / "home")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "suite.toml").write_text((SAMPLES / "suite.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    result = invoke("finance", "plant", "--source", str(SAMPLES / "feed.jsonl"), "--out", str(planted), "--truth", str(truth),
+                    "--surges", "3", "--history-hours", "12", "--model", str(trained), "--json", settings=settings)
+    assert result.exit_code == 0, result.output
+    labelled = json.loads(result.stdout)
+    assert len(labelled["surges"]) == 3 and json.loads(truth.read_text())["surges"] == labelled["surges"]
+    lines = planted.read_text(encoding="utf-8").splitlines()
+    assert sum('"planted-' in line for line in lines) == labelled["planted_items"]
+    result = invoke("finance", "backtest", "--source", str(planted), "--truth", str(truth), "--model", str(trained), "--json",
+                    settings=settings)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["labelled"] == 3 and report["items_read"] == len(lines)
+    assert {"surges", "detected", "detection_rate", "median_delay_minutes", "false_alarms", "false_alarms_per_day",
+            "concurrent_alerts", "alerts"} <= set(report)
+    assert all(r["fired"] == (r["delay_minutes"] is not None) for r in report["surges"])
+    text = invoke("finance", "backtest", "--source", str(planted), "--truth", str(truth), "--model", str(trained), settings=settings)
+    assert text.exit_code == 0 and "labelled surges: 3" in text.output
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"surges": [{"key": "entity:X", "start": "soon", "end": "later"}]}', encoding="utf-8")
+    refused = invoke("finance", "backtest", "--source", str(planted), "--truth", str(bad), "--model", str(trained), settings=settings)
+    assert refused.exit_code == 2 and "field 'start'" in refused.output and "Traceback" not in refused.output
+
+
+def test_a_feed_unlike_the_training_texts_is_noted_in_the_summary(trained: Path, tmp_path: Path) -> None:
+    feed = tmp_path / "tweets.jsonl"
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    feed.write_text("".join(json.dumps({"id": f"t{i}", "time": (start + timedelta(minutes=i)).isoformat(),
+                                        "text": f"@desk{i} $NWB looks bad today https://x.example.com/{i} ..."}) + "\n"
+                            for i in range(40)), encoding="utf-8")
+    result = invoke("run", "finance-monitor", "--source", f"file:{feed}", "--model", str(trained), "--backtest", "--json", "--no-live")
+    assert result.exit_code == 0, result.output
+    notes = json.loads(result.stdout)["text_drift"]
+    assert any("links" in n for n in notes) and any("$cashtags" in n for n in notes)
+    alike = tmp_path / "news.jsonl"
+    alike.write_text((SAMPLES / "feed.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
+    same = invoke("run", "finance-monitor", "--source", f"file:{alike}", "--model", str(trained), "--backtest", "--json", "--no-live")
+    assert json.loads(same.stdout)["text_drift"] == []

@@ -207,3 +207,18 @@ def test_minimums_per_key_kind() -> None:
     assert config.minimum(config.min_negative, "entity:Acme") == 2
     with pytest.raises(ConfigError, match="unknown key kind"):
         MonitorConfig.from_table({"surge": {"min_volume": {"sector": 3}}})
+
+
+def test_the_readme_configuration_is_valid_and_states_the_defaults() -> None:
+    """The README's suite.toml example loads, and its surge table shows the real defaults."""
+    from pathlib import Path
+
+    import tomlkit
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in readme.split("```toml")[1:] if "[finance_sentiment.surge]" in b).split("```")[0]
+    table = tomlkit.parse(block).unwrap()["finance_sentiment"]
+    config = MonitorConfig.from_table(table)
+    defaults = SurgeConfig()
+    for name, value in table["surge"].items():
+        assert getattr(defaults, name) == getattr(config.surge, name), f"README shows {name} = {value}, the default differs"

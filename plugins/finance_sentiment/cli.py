@@ -106,8 +106,11 @@ def backtest(ctx: typer.Context, source: SourceArg,
              model: ModelArg = None,
              report: Annotated[Optional[Path], typer.Option("--report", help="Also write the HTML report here.")] = None,
              json_output: JsonFlag = False) -> None:
-    """Replay a feed through the monitor (nothing stored or sent) and measure its alerts against
-    labelled surges: detected or missed, delay, false alarms a day."""
+    """Measure the surge detector against labelled surges: found or missed, delay, false alarms a day.
+
+    The feed is replayed through the monitor as `suite run finance-monitor --backtest` does:
+    nothing is stored or sent.
+    """
     from plugins.finance_sentiment.backtest import load_truth, render_backtest
     from plugins.finance_sentiment.job import run_monitor
     from plugins.finance_sentiment.scenarios import FinanceSentiment, monitor_config
@@ -138,8 +141,11 @@ def plant_surges(ctx: typer.Context, source: SourceArg,
                  history_hours: Annotated[float, typer.Option("--history-hours", min=0, help="Hours at the start of the feed left without surges.")] = 24.0,
                  seed: Annotated[int, typer.Option("--seed")] = 13,
                  model: ModelArg = None, json_output: JsonFlag = False) -> None:
-    """Plant labelled surges of negative items into a feed and write the truth file for
-    `suite finance backtest`."""
+    """Plant labelled surges of negative items into a feed, with their truth file for backtest.
+
+    Each surge copies the feed's own negative items about one key (a watched company or a
+    topic) into a burst at --rates times the key's usual negatives per hour.
+    """
     import json
 
     from core import write_text_atomic

@@ -6,8 +6,9 @@ Bank``). At each evaluation the last ``window_buckets`` form the window and the
 of ``n`` items; a key fires on either (``tests``), and the alert's evidence says which:
 
 * **rate**: is ``x`` more negatives than the key usually gets in a window? The baseline's
-  negatives per bucket, with a gamma prior (``rate_prior_negatives`` seen over
-  ``rate_prior_hours``, so a rarely mentioned company has a sensible baseline), give the
+  negatives per bucket, with a gamma prior worth ``rate_prior_hours`` of history that
+  expects ``prior_share`` of the key's own volume to be negative (plus
+  ``rate_prior_negatives``, so a company never mentioned has a sensible baseline), give the
   expected count ``mu``; ``x`` is tested against a negative binomial of mean ``mu`` whose
   extra variance is the uncertainty of the rate plus the baseline's own burstiness. The test
   also runs over ``long_window_buckets`` (two hours), where five bad headlines spread over two
@@ -256,10 +257,14 @@ class SurgeDetector:
         c = self.config
         known = self._baseline(now)
         first = known.start if self.first_bucket is None else max(known.start, self.first_bucket)
-        counts = [state.buckets[i].negative if i in state.buckets else 0 for i in range(first, known.stop)
-                  if not (i in state.buckets and state.buckets[i].surge)]
-        alpha = c.rate_prior_negatives + sum(counts)  # gamma posterior of the negatives per bucket
-        beta = c.rate_prior_hours * 3600 / self.bucket_seconds + len(counts)
+        held = [state.buckets.get(i) for i in range(first, known.stop)]
+        held = [b for b in held if not (b and b.surge)]
+        counts = [b.negative if b else 0 for b in held]
+        volume = sum(b.total for b in held if b) / max(len(held), 1)
+        prior_buckets = c.rate_prior_hours * 3600 / self.bucket_seconds
+        # gamma posterior of the negatives per bucket; the prior expects prior_share of the key's own volume
+        alpha = c.rate_prior_negatives + c.prior_share * volume * prior_buckets + sum(counts)
+        beta = prior_buckets + len(counts)
         dispersion = _overdispersion(counts)
         best: dict[str, Any] = {}
         for length in sorted({c.window_buckets, c.long_window_buckets or c.window_buckets}):
