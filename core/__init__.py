@@ -31,7 +31,7 @@ from core.heads import TaskHead
 from core.hookspecs import hookimpl
 from core.scenarios import Scenario
 from core.settings import Settings, validate_table
-from core.streams import Malformed, RawItem, Source, SourceSpec, StreamItem, parse_item
+from core.streams import Malformed, RawItem, Source, SourceSpec, StreamItem, clean_text, parse_item
 
 __all__ = [
     "ClassificationScenario",
@@ -68,6 +68,7 @@ __all__ = [
     "alert_payload",
     "hookimpl",
     "parse_item",
+    "clean_text",
     "validate_table",
 ]
 

@@ -14,6 +14,7 @@ scheme is the source's ``name``.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,17 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 MAX_TEXT_CHARS = 20_000  # longer texts are malformed items, not silently truncated
+MAX_ID_CHARS = 200  # what an id, a source or an entity name may be (the stores' column sizes)
+MAX_URL_CHARS = 2_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(value: str) -> str:
+    """``value`` as every tokenizer and database takes it: a lone surrogate (``"\\ud800"`` in
+    JSON) becomes U+FFFD, NUL and the other control characters but tab and newlines go."""
+    if not value.isascii():
+        value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return _CONTROL.sub("", value)
 
 
 @dataclass(frozen=True)
@@ -130,9 +142,13 @@ def parse_time(value: Any) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def parse_item(raw: RawItem, source: str) -> StreamItem | Malformed:
-    """Validate one record: ``id`` and ``text`` required (non-empty), ``time`` ISO-8601 or
-    epoch seconds, ``url`` optional text, ``entities`` optional list of names."""
+def parse_item(raw: RawItem, source: str, *, not_before: datetime | None = None,
+               not_after: datetime | None = None) -> StreamItem | Malformed:
+    """Validate and normalise one record, the one place a stream's input is checked before it
+    reaches a model or a database: ``id`` and ``text`` required (text, non-empty once cleaned
+    by :func:`clean_text`), ``time`` ISO-8601 or epoch seconds and, when given, between
+    ``not_before`` and ``not_after`` (an item from 2099 must not move a job's clock), ``url``
+    optional text, ``entities`` optional list of names; lengths within the stores' columns."""
     if raw.data is None:
         return Malformed(raw.position, raw.raw, raw.error or "not a record")
     data = raw.data
@@ -143,21 +159,40 @@ def parse_item(raw: RawItem, source: str) -> StreamItem | Malformed:
     item_id = data.get("id")
     if item_id is None or (isinstance(item_id, str) and not item_id.strip()) or isinstance(item_id, (bool, dict, list)):
         return bad("id", "missing or empty")
+    item_id = str(item_id)
+    if len(item_id) > MAX_ID_CHARS:
+        return bad("id", f"longer than {MAX_ID_CHARS} characters")
+    if clean_text(item_id) != item_id:
+        return bad("id", "contains control characters or invalid unicode")
     text = data.get("text")
-    if not isinstance(text, str) or not text.strip():
+    if text is None or (isinstance(text, str) and not text.strip()):
         return bad("text", "missing or empty")
+    if not isinstance(text, str):
+        return bad("text", f"expected text, got {type(text).__name__}")
     if len(text) > MAX_TEXT_CHARS:
         return bad("text", f"longer than {MAX_TEXT_CHARS} characters")
+    text = clean_text(text)
+    if not text.strip():
+        return bad("text", "nothing left once control characters are removed")
     try:
         moment = parse_time(data.get("time", data.get("timestamp")))
     except (ValueError, TypeError, OverflowError, OSError) as exc:
         return bad("time", str(exc) or "not a time")
+    if not_after is not None and moment > not_after:
+        return bad("time", f"{moment.isoformat()} is later than {not_after.isoformat()} (the allowed skew ahead of now)")
+    if not_before is not None and moment < not_before:
+        return bad("time", f"{moment.isoformat()} is earlier than {not_before.isoformat()} (the oldest time accepted)")
     url = data.get("url")
     if url is not None and not isinstance(url, str):
         return bad("url", "expected text")
+    if url is not None and len(url) > MAX_URL_CHARS:
+        return bad("url", f"longer than {MAX_URL_CHARS} characters")
     entities = data.get("entities") or []
     if isinstance(entities, str):
         entities = [e.strip() for e in entities.split("|") if e.strip()]
     if not isinstance(entities, list) or not all(isinstance(e, str) for e in entities):
         return bad("entities", "expected a list of names")
-    return StreamItem(str(item_id), moment, text, str(data.get("source") or source), url, tuple(entities))
+    if any(len(e) > MAX_ID_CHARS for e in entities):
+        return bad("entities", f"a name longer than {MAX_ID_CHARS} characters")
+    origin = clean_text(str(data.get("source") or source))[:MAX_ID_CHARS]
+    return StreamItem(item_id, moment, text, origin, clean_text(url) if url else url, tuple(clean_text(e) for e in entities))

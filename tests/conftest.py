@@ -5,9 +5,13 @@ the suite's own tests and a third party's run on the same fixtures."""
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from core.plugins import make_plugin_manager
 from core.settings import Settings
@@ -32,3 +36,21 @@ def service_url(var: str) -> str:
     if not url:
         pytest.skip(f"{var} not set: no server to test against (CI sets it)")
     return url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh schema in the test PostgreSQL (skipped without ``SUITE_TEST_POSTGRES_URL``)."""
+    base = os.environ.get("SUITE_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("SUITE_TEST_POSTGRES_URL not set: no PostgreSQL to test against (CI sets it)")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = sa.create_engine(base, poolclass=sa.pool.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

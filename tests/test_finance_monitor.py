@@ -254,3 +254,128 @@ def test_backtest_on_a_planted_feed_reports_detections_and_delays(suite: Suite, 
         assert fired["key"] == surge.key and fired["test"]
         assert row["delay_minutes"] == round((datetime.fromisoformat(fired["at"]) - surge.start).total_seconds() / 60, 1)
         assert 0 <= row["delay_minutes"] <= 120  # while it lasts
+
+
+# -- poison items and implausible times (#15) ----------------------------------------------------------
+
+class PoisonScorer(KeywordScorer):
+    """Refuses any batch holding 'POISON', as a tokenizer refuses input it cannot read."""
+
+    def predict(self, examples: list[Any]) -> list[dict[str, Any]]:
+        if any("POISON" in ex.text for ex in examples):
+            raise TypeError("TextEncodeInput must be Union[TextInputSequence, ...]")
+        return super().predict(examples)
+
+
+def poison_lines() -> list[str]:
+    """One record of every kind that once crashed the monitor or silenced it."""
+    at = (START + timedelta(hours=3)).isoformat()
+    return [
+        json.dumps({"id": "future", "time": "2099-01-01T00:00:00+00:00", "text": "Northwind Bank faces default"}),
+        json.dumps({"id": "ancient", "time": "1970-01-01T00:00:00+00:00", "text": "Northwind Bank faces default"}),
+        json.dumps({"id": "long-id-" + "x" * 300, "time": at, "text": "fine text"}),
+        json.dumps({"id": "long-url", "time": at, "text": "fine text", "url": "https://example.com/" + "a" * 2100}),
+        json.dumps({"id": "number", "time": at, "text": 42}),
+        json.dumps({"id": "only-nul", "time": at, "text": "\u0000\u0001"}),
+        json.dumps({"id": "poison", "time": at, "text": "POISON pill"}),
+        json.dumps({"id": "nul\u0000id", "time": at, "text": "fine text"}),
+    ]
+
+
+def repairable_lines() -> list[str]:
+    """Records with characters no tokenizer or PostgreSQL takes, stored once cleaned."""
+    at = (START + timedelta(hours=4)).isoformat()
+    return [json.dumps({"id": "surrogate", "time": at, "text": "lost card \ud800 at Northwind Bank"}),
+            json.dumps({"id": "nul", "time": at, "text": "Northwind Bank\u0000 shares steady", "source": "wire\u0000"})]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_suite(request: pytest.FixtureRequest, suite_env: Path) -> Suite:
+    """The monitor's store on SQLite and, when CI gives one, on PostgreSQL (NUL, lengths)."""
+    from core.settings import Settings
+
+    settings = Settings() if request.param == "sqlite" else Settings(database_url=request.getfixturevalue("postgres_url"))
+    s = Suite.create(settings)
+    yield s
+    s.close()
+
+
+def test_poison_items_are_dead_lettered_and_cost_nothing_else(any_suite: Suite, tmp_path: Path) -> None:
+    path = feed(tmp_path / "feed.jsonl", extra=poison_lines() + repairable_lines())
+    cfg = MonitorConfig.from_table(CONFIG)
+    store = FinanceStore(any_suite.store)
+    mon = Monitor(cfg, PoisonScorer(), store, build_sinks(any_suite, cfg))
+    stats = mon.run(open_source(any_suite, f"file:{path}"))
+    assert stats.read == 24 * 12 + 40 + len(poison_lines()) + len(repairable_lines())
+    assert stats.stored + stats.dead_letters == stats.read and stats.dead_letters == len(poison_lines())
+    reasons = {d["raw"][:40]: d["reason"] for d in store.dead_letters(limit=50)}
+    assert len(reasons) == len(poison_lines())
+    assert "the allowed skew ahead of now" in next(r for raw, r in reasons.items() if '"future"' in raw)
+    assert "the oldest time accepted" in next(r for raw, r in reasons.items() if '"ancient"' in raw)
+    assert "the model could not score it: TypeError" in next(r for raw, r in reasons.items() if '"poison"' in raw)
+    assert any("longer than 200" in r for r in reasons.values()) and any("longer than 2000" in r for r in reasons.values())
+    assert any("expected text, got int" in r for r in reasons.values())
+    with any_suite.store.read() as s:
+        rows = dict(s.execute(__import__("sqlalchemy").text("SELECT id, text FROM finance_items WHERE id IN ('surrogate', 'nul')")).all())
+    assert rows == {"surrogate": "lost card \ufffd at Northwind Bank", "nul": "Northwind Bank shares steady"}
+    assert any(e.kind == "fire" and e.key == "entity:Northwind Bank" for e in stats.events)  # 2099 moved no clock
+
+
+def test_a_model_that_fails_on_everything_stops_the_monitor(suite: Suite, tmp_path: Path) -> None:
+    class Broken(KeywordScorer):
+        def predict(self, examples: list[Any]) -> list[dict[str, Any]]:
+            raise ValueError("the model is broken, not the items")
+
+    cfg = MonitorConfig.from_table(CONFIG)
+    mon = Monitor(cfg, Broken(), FinanceStore(suite.store), build_sinks(suite, cfg))
+    with pytest.raises(ValueError, match="broken"):
+        mon.run(open_source(suite, f"file:{feed(tmp_path / 'feed.jsonl')}"))
+    assert FinanceStore(suite.store).counts()["dead_letters"] == 0  # nothing dead-lettered for a systemic failure
+
+
+def test_fuzz_mixed_feed_stores_or_dead_letters_everything_and_alerts_as_a_clean_run(suite: Suite, tmp_path: Path) -> None:
+    """10,000 items, valid ones mixed with every kind of bad one at random: the run finishes,
+    stored + dead-lettered = read, and the alerts are those of the valid items alone."""
+    import random
+
+    rng = random.Random(15)
+    valid, mixed = [], []
+    for i in range(7000):
+        company = rng.choice(["Northwind Bank", "Contoso Motors"])
+        moment = START + timedelta(seconds=30 * i)
+        bad_news = rng.random() < (0.7 if 3000 <= i < 3120 and company == "Northwind Bank" else 0.1)
+        text = f"{company} {'faces default' if bad_news else 'shares steady'} {i}"
+        if rng.random() < 0.05:
+            text = text.replace(" ", rng.choice([" \u0000", " \ud800 ", " \u0007"]), 1)  # repaired, then stored
+        line = json.dumps({"id": f"v{i}", "time": moment.isoformat(), "text": text, "source": "wire"})
+        mixed.append(line)
+        valid.append(line)
+    bad_makers = [
+        lambda i, t: json.dumps({"id": f"b{i}", "time": "2099-01-01T00:00:00Z", "text": "Northwind Bank faces default"}),
+        lambda i, t: json.dumps({"id": f"b{i}", "time": "1969-12-31T00:00:00Z", "text": "Northwind Bank faces default"}),
+        lambda i, t: json.dumps({"id": f"b{i}" + "x" * 250, "time": t, "text": "Northwind Bank faces default"}),
+        lambda i, t: json.dumps({"id": f"b{i}", "time": t, "text": "x", "url": "u" * 2500}),
+        lambda i, t: json.dumps({"id": f"b{i}", "time": t, "text": rng.choice([7, 3.5, True, None, "", "\u0000"])}),
+        lambda i, t: json.dumps({"id": f"b{i}", "time": t, "text": "POISON Northwind Bank faces default"}),
+        lambda i, t: json.dumps({"id": f"b{i}", "time": "not a time", "text": "x"}),
+        lambda i, t: "{broken json " + str(i),
+        lambda i, t: json.dumps({"time": t, "text": "no id"}),
+        lambda i, t: json.dumps([1, 2, 3]),
+    ]
+    for i in range(3000):
+        at = (START + timedelta(seconds=rng.randrange(0, 30 * 7000))).isoformat()
+        mixed.insert(rng.randrange(len(mixed) + 1), rng.choice(bad_makers)(i, at))
+    runs = {}
+    for name, lines in (("mixed", mixed), ("clean", valid)):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        run_suite = Suite.create(__import__("core.settings", fromlist=["Settings"]).Settings(home=tmp_path / name))
+        cfg = MonitorConfig.from_table(CONFIG)
+        store = FinanceStore(run_suite.store)
+        stats = Monitor(cfg, PoisonScorer(), store, {}).run(open_source(run_suite, f"file:{path}"))
+        runs[name] = (stats, [(e.kind, e.key, e.alert_id, e.at) for e in stats.events])
+        counts = store.counts()
+        assert stats.read == len(lines) and counts["items"] + counts["dead_letters"] == stats.read
+        run_suite.close()
+    assert runs["mixed"][0].dead_letters == 3000 and runs["clean"][0].dead_letters == 0
+    assert runs["mixed"][1] == runs["clean"][1] and any(kind == "fire" for kind, *_ in runs["mixed"][1])

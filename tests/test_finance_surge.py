@@ -222,3 +222,18 @@ def test_the_readme_configuration_is_valid_and_states_the_defaults() -> None:
     defaults = SurgeConfig()
     for name, value in table["surge"].items():
         assert getattr(defaults, name) == getattr(config.surge, name), f"README shows {name} = {value}, the default differs"
+
+
+def test_one_far_future_item_does_not_move_the_clock() -> None:
+    """An item from 2099 at the front of a feed: the surge still fires; a feed that resumes
+    after a long gap (two items agree) still moves the clock."""
+    calm = stream(24, 20, 0.1, start=START)
+    surge = stream(1, 60, 0.8, start=START + timedelta(hours=24), seed=1, prefix="s")
+    stray = Scored("stray", datetime(2099, 1, 1, tzinfo=timezone.utc), "t", True, 0.9, ("topic:credit",))
+    detector = SurgeDetector(SurgeConfig(), BUCKET)
+    events = detector.process([calm[0], stray]) + detector.process(calm[1:] + surge)
+    assert [e.kind for e in events].count("fire") == 1 and detector.watermark < START + timedelta(days=2)
+    assert detector.held == [stray]
+    later = stream(2, 20, 0.1, start=START + timedelta(days=10), seed=2, prefix="l")
+    detector.process(later)
+    assert detector.watermark >= START + timedelta(days=10) and detector.held == [stray]

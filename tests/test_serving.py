@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,6 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from core import hookimpl
@@ -510,24 +508,6 @@ def test_models_activate_command(settings: Settings):
 # --------------------------------------------------------------------------------------
 # Scale-out: two workers on one PostgreSQL
 # --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh schema in the test PostgreSQL (skipped without ``SUITE_TEST_POSTGRES_URL``)."""
-    base = os.environ.get("SUITE_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("SUITE_TEST_POSTGRES_URL not set: no PostgreSQL to test against (CI sets it)")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = sa.create_engine(base, poolclass=sa.pool.NullPool)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_two_workers_share_postgres(home: Path, postgres_url: str):

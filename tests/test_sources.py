@@ -371,3 +371,22 @@ def test_stdin_that_is_not_text_is_a_data_error(suite: Suite):
     stream = io.TextIOWrapper(io.BytesIO(b'{"id": 1}\n\xff\xfe\n'), encoding="utf-8")
     with pytest.raises(DataError, match="stdin: cannot read: 'utf-8' codec"):
         items(open_source(suite, "stdin:", stream=stream, **FAST).read(None, 10))
+
+
+def test_redis_running_consumer_claims_entries_a_dead_one_left(suite: Suite, redis_stream):
+    """A worker killed mid-stream: a consumer already running takes over its pending entries
+    once they are idle ``claim_idle``, without a restart (#15)."""
+    url, stream, client = redis_stream
+    for i in range(5):
+        client.xadd(stream, {"id": str(i), "time": "1", "text": "t"})
+    dead = open_source(suite, f"{url}#{stream}", consumer="dead-pid", poll=0.05)
+    assert len(items(dead.read(None, 3, idle_timeout=0.05))) >= 3  # delivered, never acknowledged
+    alive = open_source(suite, f"{url}#{stream}", consumer="alive-pid", poll=0.05, claim_idle=0.3, claim_every=0.1)
+    seen = []
+    for batch in alive.read(None, 10, idle_timeout=1.5):
+        seen += batch
+        alive.ack(batch)
+    assert sorted(ids(seen)) == ["0", "1", "2", "3", "4"]
+    assert client.xpending(stream, "suite")["pending"] == 0
+    dead.close()
+    alive.close()

@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -82,14 +83,16 @@ def _entries(response: Any) -> list[tuple[str, dict[str, str] | None]]:
 class RedisStreamSource(Source):
     """Reads a Redis stream with a consumer group, acknowledging entries once stored.
 
-    On each ``read`` the consumer first takes over entries that another consumer of the group
-    left pending for ``claim_idle`` seconds (a crashed process: the default consumer name has
-    the pid in it, so a restart is a new consumer), then gets its own pending entries again,
-    then new ones, blocking ``poll`` seconds at a time. Position: the entry id. ``after`` is
+    When it starts, and every ``claim_every`` seconds while it runs, the consumer takes over
+    entries that another consumer of the group left pending for ``claim_idle`` seconds (a
+    crashed process: the default consumer name has the pid in it, so a restart is a new
+    consumer) and gets its own pending entries again; otherwise it reads new ones, blocking
+    ``poll`` seconds at a time. Position: the entry id. ``after`` is
     ignored: the group records delivery, and :meth:`ack` (XACK) is what marks entries done.
     Options: ``group`` (default ``suite``; created at the stream's start, with the stream if
     absent), ``consumer`` (default ``HOSTNAME-PID``), ``poll`` (seconds, default 1.0),
-    ``claim_idle`` (seconds, default 60; 0 turns taking over off).
+    ``claim_idle`` (seconds, default 60; 0 turns taking over off), ``claim_every`` (seconds,
+    default a quarter of ``claim_idle``).
     """
 
     name: ClassVar[str] = "redis"
@@ -106,27 +109,32 @@ class RedisStreamSource(Source):
         self.consumer = str(spec.options.get("consumer") or f"{socket.gethostname()}-{os.getpid()}")
         self.poll = option_float(spec, "poll", DEFAULT_POLL, minimum=0.001)
         self.claim_idle = option_float(spec, "claim_idle", 60.0)
+        self.claim_every = option_float(spec, "claim_every", max(self.claim_idle / 4, self.poll), minimum=0.001)
         self._client: redis.Redis | None = None
         self._stop = threading.Event()
+        self._unacked: set[str] = set()  # handed out, not acknowledged yet: a claim does not hand them out again
 
     def read(self, after: str | None, batch_size: int, idle_timeout: float | None = None) -> Iterator[list[RawItem]]:
         check_batch_size(batch_size)
         client = self._connect()
         wait = self.poll if idle_timeout is None else min(self.poll, max(idle_timeout, 0.001))
         block_ms = max(1, int(1000 * wait))
-        first = [True]
+        next_claim = [None]
 
         def scan() -> Iterator[list[RawItem]]:
             with self._guard():
-                if first[0]:
-                    first[0] = False
-                    self._claim_abandoned(client, batch_size)
+                if next_claim[0] is None:  # on start: what others abandoned, then what this consumer had
+                    list(self._claim_abandoned(client, batch_size))
                     yield from self._pending(client, batch_size)
+                    next_claim[0] = time.monotonic() + self.claim_every
+                elif time.monotonic() >= next_claim[0]:  # while running: what others abandoned since
+                    yield from self._claim_abandoned(client, batch_size)
+                    next_claim[0] = time.monotonic() + self.claim_every
                 streams = {self.stream: ">"}
                 reply = client.xreadgroup(self.group, self.consumer, streams, count=batch_size, block=block_ms)
             batch = [entry_item(entry_id, fields) for entry_id, fields in _entries(reply)]
             if batch:
-                yield batch
+                yield self._handed(batch)
 
         yield from follow(scan, poll=self.poll, idle_timeout=idle_timeout, stop=self._stop, waits=True)
 
@@ -141,6 +149,7 @@ class RedisStreamSource(Source):
         if ids:
             with self._guard():
                 self._connect().xack(self.stream, self.group, *ids)
+            self._unacked.difference_update(ids)
 
     def close(self) -> None:
         self._stop.set()
@@ -179,13 +188,17 @@ class RedisStreamSource(Source):
         except redis.ResponseError as exc:
             raise UsageError(f"redis: {_redact(self.url)}#{self.stream}: {exc}") from None
 
-    def _claim_abandoned(self, client: redis.Redis, batch_size: int) -> None:
-        """Take over entries other consumers left pending for ``claim_idle`` seconds."""
+    def _claim_abandoned(self, client: redis.Redis, batch_size: int) -> Iterator[list[RawItem]]:
+        """Take over entries other consumers left pending for ``claim_idle`` seconds; yield them."""
         if self.claim_idle <= 0:
             return
         start, idle_ms = "0-0", int(self.claim_idle * 1000)
         while True:  # not JUSTID: redis-py then drops the cursor needed to page
             reply = client.xautoclaim(self.stream, self.group, self.consumer, idle_ms, start, count=batch_size)
+            claimed = _entries([[self.stream, reply[1]]]) if isinstance(reply, (list, tuple)) and len(reply) > 1 else []
+            claimed = [(entry_id, fields) for entry_id, fields in claimed if entry_id not in self._unacked]
+            if claimed:
+                yield self._handed([entry_item(entry_id, fields) for entry_id, fields in claimed])
             start = reply[0] if isinstance(reply, (list, tuple)) and reply else "0-0"
             if start in ("0-0", b"0-0"):
                 return
@@ -198,7 +211,11 @@ class RedisStreamSource(Source):
             if not entries:
                 return
             last = entries[-1][0]
-            yield [entry_item(entry_id, fields) for entry_id, fields in entries]
+            yield self._handed([entry_item(entry_id, fields) for entry_id, fields in entries])
+
+    def _handed(self, batch: list[RawItem]) -> list[RawItem]:
+        self._unacked.update(item.position for item in batch)
+        return batch
 
 
 __all__ = ["RedisStreamSource", "entry_item"]

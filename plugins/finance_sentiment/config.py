@@ -17,7 +17,7 @@ Read from the ``[finance_sentiment]`` table of ``suite.toml`` (home, then workin
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -128,11 +128,18 @@ class MonitorConfig(BaseModel):
     bucket_minutes: float = Field(15, gt=0)
     batch_size: int = Field(128, ge=1, le=4096)
     duplicate_window_minutes: float = Field(60, ge=0, description="Repeated text within this is flagged, not counted.")
+    max_future_minutes: float = Field(60, ge=0, description="An item timed further ahead of the processing time is dead-lettered.")
+    min_time: datetime = Field(datetime(2000, 1, 1, tzinfo=timezone.utc), description="An item timed earlier is dead-lettered.")
     min_topic_similarity: float = Field(0.15, ge=-1, le=1, description="Zero-shot: below it the topic is 'other'.")
     topics: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TOPICS))
     watchlist: dict[str, list[str]] = Field(default_factory=dict)
     surge: SurgeConfig = Field(default_factory=SurgeConfig)
     sinks: list[dict[str, Any]] = Field(default_factory=lambda: [{"type": "console"}])
+
+    @field_validator("min_time")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
     @property
     def bucket_seconds(self) -> int:

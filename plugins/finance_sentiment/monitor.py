@@ -2,8 +2,13 @@
 
 One batch at a time, in this order, so a crash at any point is harmless:
 
-1. validate the source's records (malformed ones become dead letters with the reason);
-2. score the valid ones in one micro-batch through the core Predictor;
+1. validate and normalise the source's records in one place (``core.parse_item``: lone
+   surrogates and control characters cleaned, lengths within the store's columns, event times
+   no later than ``max_future_minutes`` ahead of now nor before ``min_time``); what cannot be
+   used becomes a dead letter with the reason;
+2. score the valid ones in one micro-batch through the core Predictor; a batch the model
+   refuses is halved until the refused items are found and dead-lettered (a model that
+   refuses everything, a plain text too, stops the run instead);
 3. store items, dead letters and the source offset in one transaction (items keyed by id);
 4. acknowledge the batch to the source (a broker forgets it only now);
 5. feed the *newly stored*, non-repeated items to the surge detector;
@@ -22,10 +27,11 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from core import Alert, AlertSink, ConfigError, Malformed, Source, StreamItem, TextExample, alert_payload, parse_item
+from core import (Alert, AlertSink, ConfigError, Malformed, Source, StreamItem, TextExample, alert_payload, clean_text,
+                  parse_item)
 from plugins.finance_sentiment.config import MonitorConfig, Watchlist
 from plugins.finance_sentiment.store import Delivery, FinanceStore
 from plugins.finance_sentiment.surge import OpenAlert, Scored, SurgeDetector, SurgeEvent, item_keys
@@ -34,6 +40,8 @@ from plugins.finance_sentiment.text import normalise
 EXPLAINED_ITEMS = 3  # evidence items whose driving words are computed (occlusion costs a pass per word)
 PROFILED_TEXTS = 2000  # texts of a run kept to compare with the training texts
 MAX_BACKOFF_S = 300.0
+POISON_ERRORS = (TypeError, ValueError, UnicodeError, IndexError)  # what a model raises on an item it cannot read
+CANARY = "Shares were unchanged."  # a text every model scores: when it fails too, the model is broken
 
 
 class Scorer(Protocol):
@@ -137,6 +145,11 @@ class RepeatFilter:
         return None
 
 
+def dead_letter(position: str, raw: str, reason: str) -> dict[str, Any]:
+    """A dead-letter row; the raw record cleaned so that any database stores it."""
+    return {"position": clean_text(position)[:200], "raw": clean_text(raw)[:10_000], "reason": clean_text(reason)[:2_000]}
+
+
 def score(scorer: Scorer, watchlist: Watchlist, items: Sequence[StreamItem]) -> list[tuple[dict[str, Any], list[str]]]:
     """Each item's prediction (made on its normalised text) and the watched entities it names."""
     predictions = scorer.predict([TextExample(normalise(item.text)) for item in items]) if items else []
@@ -210,15 +223,18 @@ class Monitor:
 
     def process(self, source: Source, batch: Sequence[Any]) -> list[SurgeEvent]:
         self.stats.read += len(batch)
-        valid: list[StreamItem] = []
+        valid: list[tuple[Any, StreamItem]] = []
         bad: list[dict[str, Any]] = []
+        not_after = datetime.now(timezone.utc) + timedelta(minutes=self.config.max_future_minutes)
         for raw in batch:
-            parsed = parse_item(raw, source.name)
+            parsed = parse_item(raw, source.name, not_before=self.config.min_time, not_after=not_after)
             if isinstance(parsed, Malformed):
-                bad.append({"position": parsed.position, "raw": parsed.raw[:10_000], "reason": parsed.reason})
+                bad.append(dead_letter(parsed.position, parsed.raw, parsed.reason))
             else:
-                valid.append(parsed)
-        rows = [self._row(item, p, entities) for item, (p, entities) in zip(valid, score(self.scorer, self.watchlist, valid))]
+                valid.append((raw, parsed))
+        scored, poison = self._score(valid)
+        bad += poison
+        rows = [self._row(item, p, entities) for item, (p, entities) in scored]
         fresh = self.ledger.commit_batch(source.key, batch[-1].position, rows, bad)
         source.ack(batch)
         self.stats.dead_letters += len(bad)
@@ -237,6 +253,32 @@ class Monitor:
         for event in events:
             self._record(event)
         return events
+
+    def _score(self, valid: list[tuple[Any, StreamItem]]) -> tuple[list[tuple[StreamItem, tuple[dict[str, Any], list[str]]]],
+                                                                   list[dict[str, Any]]]:
+        """Score the batch; when the model refuses it, halve it until the items it refuses are
+        found and dead-lettered, so one poison item never costs its batch nor stops the monitor.
+        When nothing could be scored and the model refuses a plain text too, the failure is the
+        model's, not the items': it is raised and nothing is dead-lettered."""
+        done, refused = self._bisect(valid)
+        if refused and not done:
+            try:
+                self.scorer.predict([TextExample(CANARY)])
+            except POISON_ERRORS:
+                raise refused[0][1] from None
+        return done, [dead_letter(raw.position, raw.raw, f"the model could not score it: {type(exc).__name__}: {exc}")
+                      for raw, exc in refused]
+
+    def _bisect(self, valid: list[tuple[Any, StreamItem]]) -> tuple[list[tuple[StreamItem, tuple[dict[str, Any], list[str]]]],
+                                                                    list[tuple[Any, Exception]]]:
+        items = [item for _, item in valid]
+        try:
+            return list(zip(items, score(self.scorer, self.watchlist, items))), []
+        except POISON_ERRORS as exc:
+            if len(valid) == 1:
+                return [], [(valid[0][0], exc)]
+            halves = [self._bisect(valid[: len(valid) // 2]), self._bisect(valid[len(valid) // 2 :])]
+            return halves[0][0] + halves[1][0], halves[0][1] + halves[1][1]
 
     def _row(self, item: StreamItem, prediction: dict[str, Any], entities: list[str]) -> dict[str, Any]:
         return {

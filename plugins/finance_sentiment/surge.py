@@ -60,6 +60,7 @@ TAU_MIN_BUCKETS = 4
 DISPERSION_MIN_BUCKETS = 8  # the baseline's burstiness is estimated from this many buckets ...
 DISPERSION_MIN_NEGATIVES = 20  # ... holding this many negatives (sparse counts make the estimate noise)
 Z_LIMIT = 40.0
+MAX_HELD = 100  # items held ahead of the clock (a feed's outliers); the oldest are dropped beyond
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ class SurgeDetector:
         self.keys: dict[str, KeyState] = {}
         self.watermark: datetime | None = None
         self.first_bucket: int | None = None  # before it the history is unknown, not quiet
+        self.held: list[Scored] = []  # items far ahead of the clock, until another confirms the jump
         self._touched: set[str] = set()
 
     # -- input ---------------------------------------------------------------------------
@@ -156,14 +158,38 @@ class SurgeDetector:
     def process(self, items: Iterable[Scored]) -> list[SurgeEvent]:
         """Add items in time order, evaluating each item's keys as it arrives and every key with
         an open alert as each bucket closes: what fires depends on the items and their order,
-        never on how the stream was cut into batches."""
+        never on how the stream was cut into batches.
+
+        The clock never jumps on one item: an item more than the evaluated span (window, guard
+        and baseline) ahead of it is held until a second one that far ahead confirms the jump
+        (a feed resuming after a long gap), or until the clock catches up with it."""
         events: list[SurgeEvent] = []
         for item in sorted(items, key=lambda i: i.time):
-            if self.watermark is not None and self.bucket_of(item.time) > self.bucket_of(self.watermark):
-                events += self.evaluate()
-            self.add(item)
-            events += self.evaluate(item.keys)
+            confirmed = [item]
+            if self._too_far(item):
+                confirmed += [other for other in self.held if self._close(item, other)]
+                if len(confirmed) == 1:
+                    self.held = sorted([*self.held, item], key=lambda i: i.time)[:MAX_HELD]
+                    continue
+                self.held = [other for other in self.held if other not in confirmed]
+            for moved in sorted(confirmed, key=lambda i: i.time):
+                events += self._advance(moved)
+            while self.held and not self._too_far(self.held[0]):
+                events += self._advance(self.held.pop(0))
         return events
+
+    def _too_far(self, item: Scored) -> bool:
+        return self.watermark is not None and self.bucket_of(item.time) - self.bucket_of(self.watermark) > self._span()
+
+    def _close(self, item: Scored, other: Scored) -> bool:
+        return abs(self.bucket_of(item.time) - self.bucket_of(other.time)) <= self._span()
+
+    def _advance(self, item: Scored) -> list[SurgeEvent]:
+        events = []
+        if self.watermark is not None and self.bucket_of(item.time) > self.bucket_of(self.watermark):
+            events += self.evaluate()
+        self.add(item)
+        return events + self.evaluate(item.keys)
 
     def add(self, item: Scored) -> None:
         index = self.bucket_of(item.time)
