@@ -30,11 +30,13 @@ from core.files import write_text_atomic
 from core.heads import TaskHead
 from core.hookspecs import hookimpl
 from core.scenarios import Scenario
+from core.serving.schemas import CleanStr
 from core.settings import Settings, validate_table
 from core.streams import Malformed, RawItem, Source, SourceSpec, StreamItem, clean_text, parse_item
 
 __all__ = [
     "ClassificationScenario",
+    "CleanStr",
     "write_text_atomic",
     "Predictor",
     "Alert",

@@ -412,7 +412,9 @@ def test_http_reply_feedback_and_bad_input(trained: tuple[Path, Path, Path]) -> 
     assert again["session_id"] == body["session_id"] and again["reply"].startswith("Hallo Ada")
 
     def refused(payload: object, needle: str) -> None:
-        answer = client.post(url, json=payload)
+        raw = isinstance(payload, str)  # JSON written as is: escapes httpx would not send
+        answer = client.post(url, content=payload.encode() if raw else None, json=None if raw else payload,
+                             headers={"content-type": "application/json"})
         assert 400 <= answer.status_code < 500, answer.text
         assert needle in answer.text, answer.text
 
@@ -424,6 +426,9 @@ def test_http_reply_feedback_and_bad_input(trained: tuple[Path, Path, Path]) -> 
     refused({"text": "hi", "session_id": 7}, "valid string")
     refused({}, "Field required")
     refused({"text": "hi", "colour": "red"}, "Extra inputs are not permitted")
+    refused('{"text": "lost card\\u0000"}', "control character such as NUL")
+    refused('{"text": "hi", "session_id": "abc\\u0000"}', "session_id")
+    refused('{"text": "hi", "slots": {"customer_name": "Ada\\u0000"}}', "customer_name")
 
     feedback = "/v1/customer-service/feedback"
     assert client.post(feedback, json={"turn_id": body["turn_id"], "intent": "card_lost"}).status_code == 200
@@ -447,3 +452,6 @@ def test_http_route_through_the_core_server(trained: tuple[Path, Path, Path]) ->
         assert bad.status_code == 422 and "text is empty" in bad.json()["error"]
         good = client.post("/v1/customer-service/reply", json={"text": ESCALATION})
         assert good.status_code == 200 and good.json()["route"] == "escalation"
+        for field, body in (("text", '{"text": "lost card \\ud800"}'), ("session_id", '{"text": "hi", "session_id": "a\\u0000"}')):
+            refused = client.post("/v1/customer-service/reply", content=body.encode(), headers={"content-type": "application/json"})
+            assert refused.status_code == 422 and field in refused.json()["error"], refused.text  # not a 500 (#15)

@@ -189,6 +189,8 @@ def test_alerts_cli_lists_acknowledges_and_silences(suite: Suite, settings, tmp_
     assert silenced.exit_code == 0 and json.loads(silenced.stdout)["key"].startswith(("entity:", "topic:"))
     bad = runner.invoke(app, ["finance", "alerts", "silence", alert_id, "--for", "soon"])
     assert bad.exit_code == 2 and "30m, 2h or 1d" in bad.output
+    forever = runner.invoke(app, ["finance", "alerts", "silence", alert_id, "--for", "99999999h"])
+    assert forever.exit_code == 2 and "at most 3650 days" in forever.output and "Traceback" not in forever.output
     unknown = runner.invoke(app, ["finance", "alerts", "ack", "zzzz"])
     assert unknown.exit_code == 2 and "no alert with id 'zzzz'" in unknown.output
     letters = runner.invoke(app, ["finance", "dead-letters", "--json"])

@@ -5,15 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, StringConstraints
+
+from core.streams import clean_text
 
 MAX_TEXTS = 64
 MAX_TEXT_CHARS = 10_000
 MAX_BODY_BYTES = 1_000_000
 
 
-# pydantic refuses lone surrogates (legal JSON escapes the tokenizer would choke on) itself.
-Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
+def refuse_unstorable(value: str) -> str:
+    """Refuse what a tokenizer or a database would fail on (a lone surrogate is a legal JSON
+    escape; PostgreSQL refuses NUL): a 422 naming the field, never a 500."""
+    if clean_text(value) != value:
+        raise ValueError("contains a lone surrogate or a control character such as NUL: send plain text")
+    return value
+
+
+# Every text a route takes: plain, storable text (plugins use it for their own routes).
+CleanStr = Annotated[StrictStr, AfterValidator(refuse_unstorable)]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS), AfterValidator(refuse_unstorable)]
 
 
 def _examples(*examples: dict[str, Any]) -> ConfigDict:

@@ -11,9 +11,9 @@ import threading
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 
-from core import SuiteError, UnknownNameError, UsageError
+from core import CleanStr, SuiteError, UnknownNameError, UsageError
 from plugins.customer_service.config import MAX_TEXT_BYTES, service_config
 from plugins.customer_service.service import MAX_SESSION_CHARS, CustomerService
 from plugins.customer_service.store import MAX_INTENT_CHARS, ConversationLog
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from core import Suite
 
 PREFIX = "/v1/customer-service"
-Short = Annotated[StrictStr, StringConstraints(min_length=1, max_length=100)]
+Short = Annotated[CleanStr, StringConstraints(min_length=1, max_length=100)]
 
 
 class ReplyRequest(BaseModel):
@@ -30,11 +30,11 @@ class ReplyRequest(BaseModel):
         {"text": "I lost my card"}, {"text": "and can I get a new one?", "session_id": "3f9c2a71d04b4e8a"},
         {"text": "Ich habe meine Karte verloren", "language": "de", "slots": {"customer_name": "Ada"}},
     ]})
-    text: StrictStr = Field(description=f"The customer's message: not blank, at most {MAX_TEXT_BYTES:,} bytes of UTF-8.")
-    session_id: Optional[Annotated[StrictStr, StringConstraints(min_length=1, max_length=MAX_SESSION_CHARS)]] = Field(
+    text: CleanStr = Field(description=f"The customer's message: not blank, at most {MAX_TEXT_BYTES:,} bytes of UTF-8.")
+    session_id: Optional[Annotated[CleanStr, StringConstraints(min_length=1, max_length=MAX_SESSION_CHARS)]] = Field(
         None, description="Continue a conversation (as returned by an earlier reply); omit to start one.")
     language: Optional[Short] = Field(None, description="Answer language, e.g. en or de (default: configured).")
-    slots: Optional[dict[Short, Annotated[StrictStr, StringConstraints(max_length=1000)]]] = Field(
+    slots: Optional[dict[Short, Annotated[CleanStr, StringConstraints(max_length=1000)]]] = Field(
         None, description="Values for the answer templates' slots, e.g. customer_name.")
 
     @field_validator("text")
@@ -65,8 +65,8 @@ class ReplyResponse(BaseModel):
 class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"turn_id": 12, "intent": "card_lost"}]})
     turn_id: StrictInt = Field(ge=1)
-    intent: Annotated[StrictStr, StringConstraints(min_length=1, max_length=MAX_INTENT_CHARS, pattern=r"^\S+$")]
-    note: Optional[Annotated[StrictStr, StringConstraints(max_length=2000)]] = None
+    intent: Annotated[CleanStr, StringConstraints(min_length=1, max_length=MAX_INTENT_CHARS, pattern=r"^\S+$")]
+    note: Optional[Annotated[CleanStr, StringConstraints(max_length=2000)]] = None
 
 
 class FeedbackResponse(BaseModel):

@@ -23,6 +23,7 @@ finance.add_typer(alerts_app, name="alerts")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+MAX_SILENCE = timedelta(days=3650)
 
 
 def _store(ctx: typer.Context) -> FinanceStore:
@@ -33,8 +34,10 @@ def parse_duration(text: str) -> timedelta:
     match = DURATION.match(text.strip())
     if not match:
         raise UsageError(f"--for '{text}': expected a duration such as 30m, 2h or 1d")
-    value, unit = float(match.group(1)), match.group(2)
-    return timedelta(seconds=value * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
+    seconds = float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    if seconds > MAX_SILENCE.total_seconds():
+        raise UsageError(f"--for '{text}': at most {MAX_SILENCE.days} days")
+    return timedelta(seconds=seconds)
 
 
 @alerts_app.command("list")
