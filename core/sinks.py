@@ -174,7 +174,9 @@ class JsonlSink(AlertSink):
 
     Each line is written with a single ``write`` on a file opened for appending, then
     flushed and fsynced before ``deliver`` returns, so a crash never leaves half a line
-    and a delivered alert is on disk. Parent folders are created as needed.
+    and a delivered alert is on disk. A line already in the file is not written again (the
+    monitor re-sends a delivery it could not mark as done before a crash). Parent folders are
+    created as needed.
     """
 
     name: ClassVar[str] = "jsonl"
@@ -186,12 +188,18 @@ class JsonlSink(AlertSink):
         if isinstance(raw, os.PathLike):
             raw = os.fspath(raw)
         self.path = Path(_required_str(self.name, {"path": raw}, "path")).expanduser()
+        self._written: set[str] | None = None
 
     def deliver(self, alert: Alert) -> None:
         line = json.dumps(alert_payload(alert), ensure_ascii=False) + "\n"
         try:
+            if self._written is None:  # the lines already there, read once
+                self._written = set(self.path.read_text(encoding="utf-8").splitlines(keepends=True)) if self.path.exists() else set()
+            if line in self._written:
+                return  # sent again after a crash between writing it and recording that: written once
             self.path.parent.mkdir(parents=True, exist_ok=True)
             _append_durably(self.path, line.encode("utf-8"))
+            self._written.add(line)
         except OSError as exc:
             raise DeliveryError(
                 f"alert sink 'jsonl': cannot append to {self.path}: {_one_line(exc)}"

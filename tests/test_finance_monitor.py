@@ -381,3 +381,75 @@ def test_fuzz_mixed_feed_stores_or_dead_letters_everything_and_alerts_as_a_clean
         run_suite.close()
     assert runs["mixed"][0].dead_letters == 3000 and runs["clean"][0].dead_letters == 0
     assert runs["mixed"][1] == runs["clean"][1] and any(kind == "fire" for kind, *_ in runs["mixed"][1])
+
+
+# -- a kill at every point of a batch (#15) -------------------------------------------------------------
+
+class Killed(BaseException):
+    """What a kill -9 does to the monitor at a fault point: nothing after it runs."""
+
+
+def kill_feed(path: Path) -> Path:
+    """Two surges a day apart, so fires, raised severities and resolves fall in many batches."""
+    lines = [line for line in feed(path).read_text(encoding="utf-8").splitlines()]
+    for i in range(36):
+        moment = START + timedelta(hours=40, minutes=2 * i)
+        lines.append(json.dumps({"id": f"t{i}", "time": moment.isoformat(), "text": f"Contoso Motors posts a loss, {i}"}))
+    for i in range(12 * 12):
+        moment = START + timedelta(hours=30, minutes=5 * i)
+        lines.append(json.dumps({"id": f"q{i}", "time": moment.isoformat(), "text": f"Contoso Motors shares steady {i}"}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_until_done(home: Path, path: Path, fault: Any = None) -> tuple[Suite, FinanceStore]:
+    from core.settings import Settings
+
+    s = Suite.create(Settings(home=home))
+    cfg = MonitorConfig.from_table({"watchlist": {"Northwind Bank": [], "Contoso Motors": []}, "batch_size": 32,
+                                    "sinks": [{"type": "jsonl", "path": str(home / "alerts.jsonl")}]})
+    store = FinanceStore(s.store)
+    mon = Monitor(cfg, KeywordScorer(), store, build_sinks(s, cfg), fault=fault)
+    mon.warm_up(store)
+    source = open_source(s, f"file:{path}")
+    try:
+        mon.run(source)
+    finally:
+        source.close()
+    return s, store
+
+
+def outcome(home: Path, store: FinanceStore) -> tuple[Any, ...]:
+    with store.store.read() as s:
+        sent = sorted(tuple(r) for r in s.execute(__import__("sqlalchemy").text(
+            "SELECT alert_id, event, sink, status FROM finance_deliveries")).all())
+    alerts = sorted((a["id"], a["key"], a["status"], a["severity"]) for a in store.list_alerts(limit=1000))
+    lines = (home / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
+    return alerts, sent, sorted(lines)
+
+
+def test_a_kill_at_every_point_loses_no_alert_and_sends_none_twice(tmp_path: Path) -> None:
+    path = kill_feed(tmp_path / "feed.jsonl")
+    points: list[str] = []
+    reference_suite, reference = run_until_done(tmp_path / "reference", path, fault=points.append)
+    expected = outcome(tmp_path / "reference", reference)
+    reference_suite.close()
+    assert len(expected[0]) >= 3 and len(expected[2]) == len(expected[1]) >= 6  # fires, updates, resolves, all sent
+    killed_at = []
+    for number in range(1, len(points) + 1):
+        calls = [0]
+
+        def fault(point: str, at: int = number) -> None:
+            calls[0] += 1
+            if calls[0] == at:
+                raise Killed(point)
+
+        home = tmp_path / f"kill-{number}"
+        with pytest.raises(Killed) as killed:
+            run_until_done(home, path, fault=fault)
+        killed_at.append(str(killed.value))
+        # the killed process's connections die with it; the restart opens its own
+        restarted_suite, restarted = run_until_done(home, path)
+        assert outcome(home, restarted) == expected, f"killed at point {number} ({killed.value})"
+        restarted_suite.close()
+    assert len(killed_at) >= 20 and set(killed_at) >= {"scored", "detected", "committed", "acked", "delivering", "delivered"}

@@ -9,14 +9,19 @@ One batch at a time, in this order, so a crash at any point is harmless:
 2. score the valid ones in one micro-batch through the core Predictor; a batch the model
    refuses is halved until the refused items are found and dead-lettered (a model that
    refuses everything, a plain text too, stops the run instead);
-3. store items, dead letters and the source offset in one transaction (items keyed by id);
-4. acknowledge the batch to the source (a broker forgets it only now);
-5. feed the *newly stored*, non-repeated items to the surge detector;
-6. record alert events with their deliveries as pending, then try the sinks; an alert a sink
-   could not take stays pending and is retried with backoff, on this run or the next.
+3. feed the items not stored yet (and not repeated texts) to the surge detector;
+4. store items, dead letters, the source offset and the batch's alert events, each queued for
+   its sinks (the outbox), in one transaction: a crash leaves the batch whole or absent;
+5. acknowledge the batch to the source (a broker forgets it only now);
+6. try the sinks; an event a sink could not take stays pending and is retried with backoff,
+   on this run or the next.
 
-On start the detector is warmed from the stored items of its last window and baseline, and
-open alerts are restored, so a restart continues where the last run stopped.
+On start the detector is rebuilt by replaying the stored items as they were counted, from the
+alerts open then, so a restart continues exactly where the last run stopped: a batch lost to
+a crash is read again and fires again what it fired, a stored one fires nothing twice
+(``test_a_kill_at_every_point_loses_no_alert_and_sends_none_twice`` kills the monitor at each
+of these steps). A delivery sent but not yet marked done when the process died is sent again:
+at least once, with the same payload (the ``jsonl`` sink writes it once).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from typing import Any, Protocol
 from core import (Alert, AlertSink, ConfigError, Malformed, Source, StreamItem, TextExample, alert_payload, clean_text,
                   parse_item)
 from plugins.finance_sentiment.config import MonitorConfig, Watchlist
-from plugins.finance_sentiment.store import Delivery, FinanceStore
+from plugins.finance_sentiment.store import AlertEvent, Delivery, FinanceStore
 from plugins.finance_sentiment.surge import OpenAlert, Scored, SurgeDetector, SurgeEvent, item_keys
 from plugins.finance_sentiment.text import normalise
 
@@ -80,9 +85,9 @@ class Ledger(Protocol):
     """Where the monitor writes: the store (live) or memory (``--backtest``)."""
 
     def offset(self, source_key: str) -> str | None: ...
+    def known(self, ids: Sequence[str]) -> set[str]: ...
     def commit_batch(self, source_key: str, position: str | None, rows: Sequence[dict[str, Any]],
-                     bad: Sequence[dict[str, Any]]) -> set[str]: ...
-    def record_alert(self, alert: dict[str, Any], event: str, sinks: Iterable[str], payload: dict[str, Any]) -> bool: ...
+                     bad: Sequence[dict[str, Any]], events: Sequence[AlertEvent] = ()) -> set[str]: ...
     def pending_deliveries(self, limit: int = 100) -> list[Delivery]: ...
     def mark_delivery(self, delivery: Delivery, error: str | None) -> None: ...
 
@@ -100,16 +105,17 @@ class MemoryLedger:
     def offset(self, source_key: str) -> str | None:
         return None
 
+    def known(self, ids: Sequence[str]) -> set[str]:
+        return self.seen & set(ids)
+
     def commit_batch(self, source_key: str, position: str | None, rows: Sequence[dict[str, Any]],
-                     bad: Sequence[dict[str, Any]]) -> set[str]:
+                     bad: Sequence[dict[str, Any]], events: Sequence[AlertEvent] = ()) -> set[str]:
         fresh = {r["id"] for r in rows} - self.seen
         self.seen |= fresh
         self.rows += [{k: r[k] for k in self.REPORT_FIELDS} for r in rows if r["id"] in fresh]
+        for event in events:
+            self.alerts[event.alert["id"]] = self.alerts.get(event.alert["id"], {}) | event.alert
         return fresh
-
-    def record_alert(self, alert: dict[str, Any], event: str, sinks: Iterable[str], payload: dict[str, Any]) -> bool:
-        self.alerts[alert["id"]] = self.alerts.get(alert["id"], {}) | alert
-        return False
 
     def pending_deliveries(self, limit: int = 100) -> list[Delivery]:
         return []  # a backtest sends nothing
@@ -145,6 +151,11 @@ class RepeatFilter:
         return None
 
 
+def _open_alert(alert: dict[str, Any]) -> OpenAlert:
+    evidence = alert.get("evidence") or {}
+    return OpenAlert(alert["id"], alert["fired_at"], evidence.get("score", 0.0), alert["severity"], evidence.get("test", "share"))
+
+
 def dead_letter(position: str, raw: str, reason: str) -> dict[str, Any]:
     """A dead-letter row; the raw record cleaned so that any database stores it."""
     return {"position": clean_text(position)[:200], "raw": clean_text(raw)[:10_000], "reason": clean_text(reason)[:2_000]}
@@ -174,7 +185,8 @@ class Monitor:
     """Runs the loop above for one source; ``run`` returns the summary."""
 
     def __init__(self, config: MonitorConfig, scorer: Scorer, ledger: Ledger, sinks: dict[str, AlertSink],
-                 *, on_batch: Callable[[Stats, SurgeDetector], None] | None = None) -> None:
+                 *, on_batch: Callable[[Stats, SurgeDetector], None] | None = None,
+                 fault: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.scorer = scorer
         self.ledger = ledger
@@ -184,25 +196,38 @@ class Monitor:
         self.repeats = RepeatFilter(config.duplicate_window_minutes)
         self.stats = Stats()
         self.on_batch = on_batch
+        self.fault = fault or (lambda point: None)  # tests kill the monitor at each point it names
         self._retry_at: dict[tuple[str, str, str], float] = {}
 
     # -- start -------------------------------------------------------------------------------
     def warm_up(self, store: FinanceStore) -> int:
-        """Rebuild the detector's windows from stored items and restore open alerts."""
+        """Rebuild the detector by replaying the stored items as they were counted (batch by
+        batch, each in time order) over twice its span, starting from the alerts open then, so
+        that its state is the one the last run had. The replay's alert events were recorded
+        with their batches; any it would add are dropped, and alerts open in the store stay open."""
         latest = store.latest_time()
         count = 0
         if latest is not None:
-            span = (self.config.surge.window_buckets + self.config.surge.baseline_buckets + 1) * self.config.bucket_seconds
-            for row in store.items_since(latest - timedelta(seconds=span)):
-                self.detector.add(self._scored(row["id"], row["time"], row["text"], row["sentiment"],
-                                               row["negative_score"], row["topic"], row["entities"]))
+            start = latest - 2 * self.detector.span
+            cooldown = timedelta(minutes=self.config.surge.cooldown_minutes)
+            for alert in store.alerts_around(start, cooldown):
+                if alert["resolved_at"] is None or alert["resolved_at"] >= start:
+                    self.detector.restore(alert["key"], _open_alert(alert))
+                else:
+                    self.detector.quiet(alert["key"], alert["resolved_at"] + cooldown)
+            batch: list[Scored] = []
+            stored_at = None
+            for row in store.items_since(start):
+                if row["stored_at"] != stored_at and batch:
+                    self.detector.process(batch)
+                    batch = []
+                stored_at = row["stored_at"]
+                batch.append(self._scored(row["id"], row["time"], row["text"], row["sentiment"], row["negative_score"],
+                                          row["topic"], row["entities"]))
                 self.repeats.check(StreamItem(row["id"], row["time"], row["text"], ""))
                 count += 1
-        for alert in store.open_alerts():
-            evidence = alert["evidence"]
-            self.detector.restore(alert["key"], OpenAlert(alert["id"], alert["fired_at"], evidence.get("score", 0.0),
-                                                          alert["severity"], evidence.get("test", "share")))
-        self.detector.evaluate()  # settle state; restored alerts keep their ids
+            self.detector.process(batch)
+        self.detector.settle({alert["key"]: _open_alert(alert) for alert in store.open_alerts()})
         return count
 
     # -- the loop ----------------------------------------------------------------------------
@@ -216,8 +241,10 @@ class Monitor:
                 self.on_batch(self.stats, self.detector)
             if max_items is not None and self.stats.read >= max_items:
                 break
-        for event in self.detector.evaluate():  # the last bucket, still open when the source ended
-            self._record(event)
+        events = self.detector.evaluate()  # the last bucket, still open when the source ended
+        if events:
+            self.ledger.commit_batch(source.key, None, [], [], [self._alert_event(event) for event in events])
+            self.stats.events += events
         self.deliver_pending(final=True)
         return self.stats
 
@@ -235,23 +262,26 @@ class Monitor:
         scored, poison = self._score(valid)
         bad += poison
         rows = [self._row(item, p, entities) for item, (p, entities) in scored]
-        fresh = self.ledger.commit_batch(source.key, batch[-1].position, rows, bad)
+        known = self.ledger.known([row["id"] for row in rows])
+        fresh: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            if row["id"] not in known and row["id"] not in fresh:  # an id twice in one batch counts once
+                fresh[row["id"]] = row
+        self.fault("scored")
+        events = self.detector.process([self._scored(r["id"], r["time"], r["text"], r["sentiment"], r["negative_score"],
+                                                     r["topic"], r["entities"]) for r in fresh.values() if r["duplicate_of"] is None])
+        records = [self._alert_event(event) for event in events]
+        self.fault("detected")
+        self.ledger.commit_batch(source.key, batch[-1].position, list(fresh.values()), bad, records)
+        self.fault("committed")
         source.ack(batch)
+        self.fault("acked")
         self.stats.dead_letters += len(bad)
         self.stats.already_stored += len(rows) - len(fresh)
-        counted: list[Scored] = []
-        for row in rows:
-            if row["id"] not in fresh:
-                continue
-            fresh.discard(row["id"])  # an id twice in one batch counts once
-            self.stats.stored += 1
+        self.stats.stored += len(fresh)
+        for row in fresh.values():
             self._count(row)
-            if row["duplicate_of"] is None:
-                counted.append(self._scored(row["id"], row["time"], row["text"], row["sentiment"],
-                                            row["negative_score"], row["topic"], row["entities"]))
-        events = self.detector.process(counted)
-        for event in events:
-            self._record(event)
+        self.stats.events += events
         return events
 
     def _score(self, valid: list[tuple[Any, StreamItem]]) -> tuple[list[tuple[StreamItem, tuple[dict[str, Any], list[str]]]],
@@ -310,7 +340,7 @@ class Monitor:
         s.last_time = max(s.last_time or row["time"], row["time"])
 
     # -- alerts ------------------------------------------------------------------------------
-    def _record(self, event: SurgeEvent) -> None:
+    def _alert_event(self, event: SurgeEvent) -> AlertEvent:
         evidence = dict(event.evidence)
         if event.kind != "resolve":
             evidence["items"] = [self._explained(item) if i < EXPLAINED_ITEMS else item
@@ -323,8 +353,7 @@ class Monitor:
         payload = alert_payload(Alert(event.alert_id, event.title, event.severity, status, f"finance-monitor {event.key}",
                                       event.at, evidence | {"key": event.key, "event": event.kind, "group": event.group}))
         name = event.kind if event.kind != "update" else f"update:{event.severity}"
-        self.ledger.record_alert(alert, name, self.sinks, payload)
-        self.stats.events.append(event)
+        return AlertEvent(alert, name, tuple(self.sinks), payload)
 
     def _explained(self, item: dict[str, Any]) -> dict[str, Any]:
         words = self.scorer.explain(TextExample(normalise(item["text"])), top_k=5)
@@ -340,7 +369,9 @@ class Monitor:
             sink = self.sinks.get(delivery.sink)
             if sink is None:
                 continue  # a sink removed from the configuration: left pending, listed by `alerts list`
+            self.fault("delivering")
             error = _deliver(sink, delivery)
+            self.fault("delivered")
             self.ledger.mark_delivery(delivery, error)
             if error is None:
                 self.stats.delivered += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,16 @@ class Delivery:
     attempts: int
 
 
+@dataclass(frozen=True)
+class AlertEvent:
+    """An alert's change to record: the alert row, the event's name, the sinks to queue it for."""
+
+    alert: dict[str, Any]
+    event: str  # fire, update:SEVERITY, resolve
+    sinks: tuple[str, ...]
+    payload: dict[str, Any]
+
+
 class FinanceStore:
     """The monitor's view of the suite's store (SQLite or PostgreSQL alike)."""
 
@@ -113,10 +123,19 @@ class FinanceStore:
         with self.store.read() as s:
             return s.execute(select(offsets.c.position).where(offsets.c.source_key == source_key)).scalar()
 
+    def known(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are stored already."""
+        found: set[str] = set()
+        with self.store.read() as s:
+            for start in range(0, len(ids), 500):
+                found.update(s.execute(select(items.c.id).where(items.c.id.in_(ids[start : start + 500]))).scalars())
+        return found
+
     def commit_batch(self, source_key: str, position: str | None, rows: Sequence[dict[str, Any]],
-                     bad: Sequence[dict[str, Any]]) -> set[str]:
-        """Store new items, dead letters and the offset in one transaction; return the ids
-        that were new (an id already stored is skipped, not counted again)."""
+                     bad: Sequence[dict[str, Any]], events: Sequence[AlertEvent] = ()) -> set[str]:
+        """Store new items, dead letters, the offset and the batch's alert events (each queued
+        for its sinks: the outbox) in one transaction; return the ids that were new (an id
+        already stored is skipped, not counted again). A crash leaves the batch whole or absent."""
         def work(s: Session) -> set[str]:
             ids = [r["id"] for r in rows]
             known: set[str] = set()
@@ -138,18 +157,29 @@ class FinanceStore:
                                     .values(position=position, items=offsets.c["items"] + count, updated_at=now)).rowcount
                 if not changed:
                     s.execute(insert(offsets).values(source_key=source_key, position=position, items=count, updated_at=now))
+            for event in events:
+                self._record(s, event, now)
             return set(fresh)
 
         return self.store.write(work)
 
     def items_since(self, since: datetime, batch: int = 2000) -> Iterator[dict[str, Any]]:
-        """Stored, non-duplicate items from ``since`` on, oldest first (detector warm-up)."""
+        """Stored, non-duplicate items from ``since`` on, in the order the monitor counted them:
+        batch by batch (``stored_at``), each batch in time order (detector warm-up)."""
         query = (select(items.c.id, items.c.time, items.c.text, items.c.sentiment, items.c.negative_score,
-                        items.c.topic, items.c.entities)
-                 .where(items.c.time >= since, items.c.duplicate_of.is_(None)).order_by(items.c.time, items.c.id))
+                        items.c.topic, items.c.entities, items.c.stored_at)
+                 .where(items.c.time >= since, items.c.duplicate_of.is_(None))
+                 .order_by(items.c.stored_at, items.c.time, items.c.id))
         with self.store.read() as s:
             for row in s.execute(query.execution_options(yield_per=batch)).mappings():
                 yield dict(row)
+
+    def alerts_around(self, moment: datetime, cooldown: timedelta) -> list[dict[str, Any]]:
+        """Alerts fired before ``moment`` and open then, or resolved within ``cooldown`` of it."""
+        query = select(alerts).where(alerts.c.fired_at < moment,
+                                     (alerts.c.resolved_at.is_(None)) | (alerts.c.resolved_at >= moment - cooldown))
+        with self.store.read() as s:
+            return [dict(r) for r in s.execute(query).mappings()]
 
     def all_items(self, batch: int = 5000) -> Iterator[dict[str, Any]]:
         """Every stored item (time, sentiment, topic, entities, duplicate flag), oldest first."""
@@ -177,28 +207,32 @@ class FinanceStore:
 
     # -- alerts ------------------------------------------------------------------------------
     def record_alert(self, alert: dict[str, Any], event: str, sinks: Iterable[str], payload: dict[str, Any]) -> bool:
-        """Upsert the alert and queue its ``event`` for each sink (unless silenced or, for an
-        update, acknowledged). Returns whether anything was queued."""
-        def work(s: Session) -> bool:
-            now = utcnow()
-            current = s.execute(select(alerts).where(alerts.c.id == alert["id"])).mappings().first()
-            if current is None:
-                s.execute(insert(alerts).values(**alert, updated_at=now))
-            else:
-                s.execute(update(alerts).where(alerts.c.id == alert["id"]).values(
-                    **{k: v for k, v in alert.items() if k not in ("id", "fired_at")}, updated_at=now))
-            quiet = self._silenced(s, alert["key"], now) or (event != "fire" and current is not None and current["acknowledged_at"] is not None)
-            queued = False
-            for sink in sinks:
-                exists = s.execute(select(deliveries.c.status).where(
-                    deliveries.c.alert_id == alert["id"], deliveries.c.event == event, deliveries.c.sink == sink)).first()
-                if exists is None:
-                    s.execute(insert(deliveries).values(alert_id=alert["id"], event=event, sink=sink, payload=payload,
-                                                        status="silenced" if quiet else "pending", attempts=0, updated_at=now))
-                    queued = queued or not quiet
-            return queued
+        """Record one alert event on its own (see :meth:`commit_batch` for a batch's)."""
+        return self.store.write(lambda s: self._record(s, AlertEvent(alert, event, tuple(sinks), payload), utcnow()))
 
-        return self.store.write(work)
+    def _record(self, s: Session, event: AlertEvent, now: datetime) -> bool:
+        """Upsert the alert and queue ``event`` for each sink (unless silenced or, for an update,
+        acknowledged). Returns whether anything was queued. The event of an alert never fired
+        (a resolve whose fire was not recorded) is skipped: it has nothing to say."""
+        alert = event.alert
+        current = s.execute(select(alerts).where(alerts.c.id == alert["id"])).mappings().first()
+        if current is None and event.event != "fire":
+            return False
+        if current is None:
+            s.execute(insert(alerts).values(**alert, updated_at=now))
+        else:
+            s.execute(update(alerts).where(alerts.c.id == alert["id"]).values(
+                **{k: v for k, v in alert.items() if k not in ("id", "fired_at")}, updated_at=now))
+        quiet = self._silenced(s, alert["key"], now) or (event.event != "fire" and current is not None and current["acknowledged_at"] is not None)
+        queued = False
+        for sink in event.sinks:
+            exists = s.execute(select(deliveries.c.status).where(
+                deliveries.c.alert_id == alert["id"], deliveries.c.event == event.event, deliveries.c.sink == sink)).first()
+            if exists is None:
+                s.execute(insert(deliveries).values(alert_id=alert["id"], event=event.event, sink=sink, payload=event.payload,
+                                                    status="silenced" if quiet else "pending", attempts=0, updated_at=now))
+                queued = queued or not quiet
+        return queued
 
     @staticmethod
     def _silenced(s: Session, key: str, now: datetime) -> bool:

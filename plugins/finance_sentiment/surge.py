@@ -218,6 +218,25 @@ class SurgeDetector:
         if self.watermark is not None:
             self._mark_surge(state, self.bucket_of(alert.fired_at) - self.config.window_buckets + 1, self.bucket_of(self.watermark))
 
+    def quiet(self, key: str, until: datetime) -> None:
+        """A key whose alert resolved before this run: keep its cooldown."""
+        self.keys.setdefault(key, KeyState()).quiet_until = until
+
+    def settle(self, open_alerts: dict[str, OpenAlert]) -> None:
+        """Make the open alerts exactly ``open_alerts`` (what the store says was sent): a replay
+        never leaves an alert open that was never recorded, whose resolve would name nothing."""
+        for key, state in self.keys.items():
+            if state.open and (key not in open_alerts or open_alerts[key].id != state.open.id):
+                state.open = None
+        for key, alert in open_alerts.items():
+            if not (key in self.keys and self.keys[key].open):
+                self.restore(key, alert)
+
+    @property
+    def span(self) -> timedelta:
+        """How far back one evaluation reads (window, guard, baseline)."""
+        return timedelta(seconds=self._span() * self.bucket_seconds)
+
     @staticmethod
     def _mark_surge(state: KeyState, first: int, last: int) -> None:
         """A surge is not what is normal: its buckets stay out of the key's later baselines."""
