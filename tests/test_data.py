@@ -92,12 +92,19 @@ def test_unknown_format_name(registry):
         resolve_adapter("a.xlsx", registry, "xlsx")
 
 
-def test_undetectable_format_names_file_and_formats(registry):
+def test_undetectable_format_names_file_and_formats(registry, tmp_path):
+    notes = tmp_path / "notes.xlsx"
+    notes.write_bytes(b"PK")
     with pytest.raises(UsageError) as info:
-        resolve_adapter("notes.xlsx", registry)
+        resolve_adapter(str(notes), registry)
     assert "notes.xlsx" in str(info.value)
     assert "csv (.csv, .tsv)" in str(info.value)
     assert info.value.hint == "pass --format NAME"
+
+
+def test_a_missing_file_is_named_as_missing(registry, tmp_path):
+    with pytest.raises(UsageError, match="missing.txt: no such file or folder"):  # not "cannot tell the format" (#15)
+        resolve_adapter(str(tmp_path / "missing.txt"), registry)
 
 
 def test_wrong_kind_of_adapter_says_what_is_needed(registry, tmp_path):

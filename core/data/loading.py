@@ -65,6 +65,8 @@ def resolve_adapter(source: str, adapters: Registry[DataAdapter], format: str | 
     for adapter in adapters:
         if adapter.can_read(source):
             return adapter
+    if "://" not in source and not Path(source).exists():
+        raise UsageError(f"{source}: no such file or folder")
     known = ", ".join(_describe(a) for a in sorted(adapters, key=lambda a: a.name)) or "none installed"
     raise UsageError(
         f"{redact_source(source)}: cannot tell the data format (known formats: {known})", hint="pass --format NAME"
