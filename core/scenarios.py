@@ -28,7 +28,9 @@ class Scenario:
                 return {"predictions": [{"text": t} for t in text]}
 
     ``run`` is for long-running jobs (a monitor, a chat loop); it may stream its own output.
-    A verb left as inherited from this class is not offered on the command line.
+    A verb left as inherited from this class is not offered on the command line. A result may
+    carry ``warnings`` (sentences printed on stderr, with ``--json`` too) and ``exit_code``
+    (the command's exit status, e.g. 3 for "finished, but something is left undone").
     """
 
     name: ClassVar[str]

@@ -165,3 +165,18 @@ def test_a_feed_unlike_the_training_texts_is_noted_in_the_summary(trained: Path,
     alike.write_text((SAMPLES / "feed.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
     same = invoke("run", "finance-monitor", "--source", f"file:{alike}", "--model", str(trained), "--backtest", "--json", "--no-live")
     assert json.loads(same.stdout)["text_drift"] == []
+
+
+def test_a_run_whose_alerts_could_not_be_sent_says_so_and_exits_3(trained: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "suite.toml").write_text('[finance_sentiment]\n[finance_sentiment.watchlist]\n"Northwind Bank" = ["NWB"]\n'
+                                     '[[finance_sentiment.sinks]]\ntype = "webhook"\nurl = "http://127.0.0.1:1/hook"\n'
+                                     'retries = 0\ntimeout = 1\n', encoding="utf-8")
+    result = invoke("run", "finance-monitor", "--source", f"file:{SAMPLES / 'feed.jsonl'}", "--model", str(trained), "--json",
+                    "--no-live", settings=Settings(home=home))
+    summary = json.loads(result.stdout)
+    if not summary["alerts"]:
+        pytest.skip("the one-layer model fired nothing on the demo feed")
+    assert result.exit_code == 3, result.output
+    assert summary["deliveries"]["pending"] >= 1 and "still pending" in result.stderr

@@ -76,6 +76,11 @@ def scenario_command(scenario: Scenario, verb: str) -> Callable[..., None]:
             typer.echo(text)
         else:
             print_result(result, json_output=json_output)
+        if isinstance(result, dict):
+            for warning in result.get("warnings", []):
+                typer.echo(f"warning: {warning}", err=True)
+            if result.get("exit_code"):
+                raise typer.Exit(int(result["exit_code"]))
 
     ctx_param = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
     json_param = inspect.Parameter("json_output", KEYWORD, default=False, annotation=JsonFlag)

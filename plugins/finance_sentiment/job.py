@@ -19,6 +19,9 @@ from plugins.finance_sentiment.surge import SurgeDetector
 from plugins.finance_sentiment.text import TextProfile, differences
 
 
+EXIT_PENDING = 3  # the run finished, but alerts wait for a sink
+
+
 def run_monitor(suite: Suite, config: MonitorConfig, predictor: Any, source_spec: str, source_options: dict[str, Any], *,
                 backtest: bool, report: Path | None, idle_timeout: float | None, max_items: int | None,
                 live: bool, truth: list[LabelledSurge] | None = None) -> dict[str, Any]:
@@ -49,6 +52,12 @@ def run_monitor(suite: Suite, config: MonitorConfig, predictor: Any, source_spec
     if store:
         summary["alerts_open"] = [_alert_line(a) for a in store.open_alerts()]
         summary["store"] = store.counts()
+        pending = store.pending_count()
+        summary["deliveries"]["pending"] = pending
+        if pending:
+            summary["warnings"] = [f"{pending} alert deliveries are still pending (a sink failed every attempt); they are "
+                                   "retried on the next run: suite finance alerts list"]
+            summary["exit_code"] = EXIT_PENDING
     if report:
         rows = ledger.rows if isinstance(ledger, MemoryLedger) else store.all_items()  # type: ignore[union-attr]
         alerts = list(ledger.alerts.values()) if isinstance(ledger, MemoryLedger) else store.list_alerts(limit=500)  # type: ignore[union-attr]

@@ -238,6 +238,10 @@ class FinanceStore:
     def _silenced(s: Session, key: str, now: datetime) -> bool:
         return s.execute(select(silences.c.key).where(silences.c.key == key, silences.c.until > now)).first() is not None
 
+    def pending_count(self) -> int:
+        with self.store.read() as s:
+            return s.execute(select(func.count()).select_from(deliveries).where(deliveries.c.status == "pending")).scalar_one()
+
     def pending_deliveries(self, limit: int = 100) -> list[Delivery]:
         with self.store.read() as s:
             query = (select(deliveries).where(deliveries.c.status == "pending")
