@@ -540,3 +540,20 @@ def test_default_torch_threads_leave_a_core_to_http():
     from core.cli.serve_cmd import default_threads
 
     assert [default_threads(1, 2), default_threads(2, 8), default_threads(4, 2), default_threads(1, 16)] == [1, 3, 1, 15]
+
+
+def test_ready_names_a_model_that_failed_to_load_without_saying_where_it_lives(settings, tmp_path: Path):
+    """/ready is public (load balancers): it says which model is not ready, never its folder (#15)."""
+    from fastapi.testclient import TestClient
+
+    from core.app import Suite
+    from core.serving import create_app
+
+    suite = Suite.create(settings)
+    gone = tmp_path / "models" / "gone" / "run-1"
+    suite.store.register_model("gone", "text-classification", gone, {})
+    with TestClient(create_app(suite, auth=False, preload=["gone"], poll_interval_s=0)) as client:
+        answer = client.get("/ready")
+    assert answer.status_code == 503 and answer.json()["missing"] == ["gone"]
+    assert "gone" in answer.json()["errors"] and str(tmp_path) not in answer.text
+    suite.close()

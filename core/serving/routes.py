@@ -25,6 +25,8 @@ from core.serving.schemas import (
     error_responses,
 )
 
+NOT_LOADED = "could not be loaded: the reason is in the server log"  # /ready is public: no paths in it
+
 
 @dataclass
 class ServingState:
@@ -54,7 +56,7 @@ def probe_routes(state: ServingState) -> APIRouter:
         loaded = state.models.loaded()
         missing = [name for name in state.preload if name not in loaded]
         body = Ready(status="loading" if missing else "ready", models=loaded, missing=missing,
-                     errors=dict(state.models.errors))
+                     errors={name: NOT_LOADED for name in state.models.errors})  # public: the why is in the log
         return JSONResponse(body.model_dump(), status_code=503 if missing else 200)
 
     return router

@@ -58,7 +58,7 @@ class Ready(BaseModel):
     status: Literal["ready", "loading"]
     models: dict[str, int] = Field(description="Models loaded in this process and their versions.")
     missing: list[str] = Field(description="Preloaded models not loaded (yet).")
-    errors: dict[str, str] = Field(description="Why a preloaded model could not be loaded.")
+    errors: dict[str, str] = Field(description="Preloaded models that could not be loaded (the reason is in the server log).")
 
 
 class ModelInfo(BaseModel):
