@@ -46,6 +46,16 @@ def test_doctor_fails_when_the_database_is_unreachable(builtin_pm):
     assert checks["database"]["status"] == "fail"
 
 
+def test_doctor_fails_on_a_read_only_database(builtin_pm, suite_env):
+    """A database that takes no writes is not ok: every command that records something would fail (#15)."""
+    assert invoke(builtin_pm, "doctor", "--json").exit_code == 0  # creates the database
+    read_only = f"sqlite:///file:{suite_env / 'suite.db'}?mode=ro&uri=true"
+    result = invoke(builtin_pm, "--db", read_only, "doctor", "--json")
+    assert result.exit_code == 1
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["database"]["status"] == "fail" and "read-only" in checks["database"]["detail"]
+
+
 def test_models_list_empty_json(builtin_pm):
     result = invoke(builtin_pm, "models", "list", "--json")
     assert result.exit_code == 0, result.output

@@ -70,6 +70,7 @@ def check_database(suite: Suite) -> Check:
     url = make_url(suite.settings.db_url).render_as_string(hide_password=True)
     try:
         revisions = suite.store.current_revisions()
+        suite.store.check_writable()
     except SuiteError as exc:
         return Check("database", "fail", str(exc))
     return Check("database", "ok", f"{url} (schema {', '.join(sorted(revisions))})")

@@ -351,6 +351,18 @@ class Store:
         with self._errors(), self.engine.connect() as conn:
             return set(MigrationContext.configure(conn).get_current_heads())
 
+    def check_writable(self) -> None:
+        """Raise :class:`StoreError` when the database takes no writes (a read-only file, folder
+        or role): a rewrite of Alembic's version row in a transaction that is rolled back."""
+        with self._errors(), self.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+            except DBAPIError as exc:
+                raise StoreError(f"database {self.url} is read-only: {_reason(exc, self.engine.url)}") from None
+            finally:
+                transaction.rollback()
+
     # -- plumbing ----------------------------------------------------------------------
 
     @contextmanager
