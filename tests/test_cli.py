@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Annotated
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -138,3 +139,17 @@ def test_bad_config_file_is_one_line(tmp_path: Path, suite_env: Path):
     proc = subprocess.run([sys.executable, "-m", "core.cli.app", "doctor"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "suite.toml" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("rows, message", [
+    ("my card is lost,card\nI lost my card,card\ncard gone,card\n", "--train has one label ('card')"),
+    ("my card is lost,card\n", "--train has 1 usable example(s)"),
+])
+def test_training_data_no_model_can_learn_is_refused_before_a_run_starts(builtin_pm, suite_env, tmp_path, rows, message):
+    """One class, or one row: a one-line error, exit 2, no run left 'running', nothing on disk (#15)."""
+    data = tmp_path / "train.csv"
+    data.write_text("text,label\n" + rows, encoding="utf-8")
+    result = invoke(builtin_pm, "train", "text-classification", "--train", str(data), "--epochs", "1")
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert not (suite_env / "runs").exists() or not any((suite_env / "runs").iterdir())
+    assert invoke(builtin_pm, "models", "list", "--json").stdout.strip() == "[]"

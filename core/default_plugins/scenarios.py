@@ -70,12 +70,24 @@ class ClassificationScenario(Scenario):
         return sorted(seen)
 
     # Verbs --------------------------------------------------------------------------
+    def _check_trainable(self, train_examples: list[Any], eval_examples: list[Any] | None, head_options: dict[str, Any]) -> None:
+        """What no training can use, said before a run is recorded or a file written."""
+        if eval_examples is None and len(train_examples) < 2:
+            raise UsageError(f"--train has {len(train_examples)} usable example(s): at least 2 are needed "
+                             "(one is held out for validation), or pass --eval")
+        if self.head_name != "token-classification" and not head_options.get("multi_label"):
+            labels = sorted({str(self.label_of(ex)) for ex in train_examples})
+            if len(labels) < 2:
+                raise UsageError(f"--train has one label ({', '.join(repr(label) for label in labels)}): "
+                                 "a classifier needs examples of at least two")
+
     def fit(self, suite: Suite, train_examples: list[Any], eval_examples: list[Any] | None, *, model: str | None,
             name: str | None, config: TrainConfig, resume: bool, head_options: dict[str, Any]) -> dict[str, Any]:
         from core.predictor import choose_precision, save_model
         from core.training.engine import fine_tune, stratified_split
 
         quiet_transformers(suite.settings.verbose)
+        self._check_trainable(train_examples, eval_examples, head_options)
         store = suite.store
         note = "--eval"
         if eval_examples is None:
@@ -96,23 +108,23 @@ class ClassificationScenario(Scenario):
         if run_id is None:
             run_id = store.start_run(self.name, {"model": name, "encoder": encoder.spec, "processes": world, **config.as_dict()})
         checkpoints = ddp_checkpoints(suite, name) if world > 1 else suite.settings.runs_dir / f"run-{run_id}"
-        try:
+        try:  # whatever fails, the run is recorded as failed, never left 'running'
             outcome = fine_tune(
                 head, str(encoder.path), train_examples, eval_examples, config, checkpoints,
                 log_epoch=lambda epoch, metrics: store.log_epoch(run_id, epoch, metrics),
                 resume=resume,
             )
+            self.before_save(head, outcome.model, outcome.tokenizer, config)
+            before = self.baseline(head, str(encoder.path), train_examples, eval_examples, config) if config.baseline else None
+            inference = choose_precision(head, outcome.model, outcome.tokenizer, eval_examples, config.max_length)
+            path = save_model(outcome.model, outcome.tokenizer, head, suite.settings.models_dir / name / f"run-{run_id}",
+                              config.max_length, inference=inference)
         except KeyboardInterrupt:
             store.finish_run(run_id, "interrupted", error="stopped by the user; continue with --resume")
             raise
         except Exception as exc:
             store.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
             raise
-        self.before_save(head, outcome.model, outcome.tokenizer, config)
-        before = self.baseline(head, str(encoder.path), train_examples, eval_examples, config) if config.baseline else None
-        inference = choose_precision(head, outcome.model, outcome.tokenizer, eval_examples, config.max_length)
-        path = save_model(outcome.model, outcome.tokenizer, head, suite.settings.models_dir / name / f"run-{run_id}",
-                          config.max_length, inference=inference)
         metrics = {k: v for k, v in outcome.metrics.items() if k not in ("runtime", "samples_per_second", "steps_per_second")}
         entry = store.register_model(name, self.name, str(path), metrics, run_id=run_id)
         store.finish_run(run_id, "completed", metrics=metrics, model_path=str(path), train_seconds=outcome.train_seconds)
