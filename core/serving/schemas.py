@@ -22,9 +22,12 @@ def refuse_unstorable(value: str) -> str:
     return value
 
 
-# Every text a route takes: plain, storable text (plugins use it for their own routes).
-CleanStr = Annotated[StrictStr, AfterValidator(refuse_unstorable)]
-Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS), AfterValidator(refuse_unstorable)]
+# Every text a route takes: plain, storable text (plugins use it for their own routes). The
+# OpenAPI schema says so with a pattern, so clients (and schemathesis) know before they send.
+CLEAN_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+_ADVERTISED = Field(json_schema_extra={"pattern": CLEAN_PATTERN})
+CleanStr = Annotated[StrictStr, AfterValidator(refuse_unstorable), _ADVERTISED]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS), AfterValidator(refuse_unstorable), _ADVERTISED]
 
 
 def _examples(*examples: dict[str, Any]) -> ConfigDict:
