@@ -17,9 +17,10 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer
 
-from core.errors import ModelNotFoundError
+from core.errors import ModelNotFoundError, UsageError
 from core.heads import TaskHead
 from core.registry import Registry
+from core.streams import has_lone_surrogate
 from core.training.engine import use_bf16
 
 HEAD_FILE = "suite_head.json"
@@ -114,6 +115,9 @@ class Predictor:
         return cls(head, model, tokenizer, max_length=state.get("max_length", 128), **kwargs)
 
     def logits(self, examples: Sequence[Any]) -> tuple[np.ndarray | list[np.ndarray], list[dict[str, Any]]]:
+        for number, example in enumerate(examples, start=1):
+            if any(isinstance(t, str) and has_lone_surrogate(t) for t in (getattr(example, "text", None), getattr(example, "text_pair", None))):
+                raise UsageError(f"text {number}: not valid text (a lone surrogate: invalid UTF-8 or a \\ud800 escape)")
         rows = self.head.features(self.tokenizer, examples, self.max_length)
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
         outputs: list[np.ndarray | None] = [None] * len(rows)

@@ -27,6 +27,18 @@ MAX_URL_CHARS = 2_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+def has_lone_surrogate(value: str) -> bool:
+    """Whether ``value`` holds half of a UTF-16 pair (a ``\\ud800`` JSON escape, or invalid
+    UTF-8 on a command line): no tokenizer and no database takes it."""
+    if value.isascii():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def clean_text(value: str) -> str:
     """``value`` as every tokenizer and database takes it: a lone surrogate (``"\\ud800"`` in
     JSON) becomes U+FFFD, NUL and the other control characters but tab and newlines go."""

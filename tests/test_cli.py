@@ -153,3 +153,12 @@ def test_training_data_no_model_can_learn_is_refused_before_a_run_starts(builtin
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
     assert not (suite_env / "runs").exists() or not any((suite_env / "runs").iterdir())
     assert invoke(builtin_pm, "models", "list", "--json").stdout.strip() == "[]"
+
+
+def test_a_lone_surrogate_in_training_data_is_a_located_error(builtin_pm, tmp_path):
+    """data inspect and train agree: a \\ud800 escape is not text (#15; it once crashed train)."""
+    data = tmp_path / "train.jsonl"
+    data.write_text('{"text": "lost card \\ud800", "label": "a"}\n{"text": "fine", "label": "b"}\n', encoding="utf-8")
+    for command in (["data", "inspect", str(data)], ["train", "text-classification", "--train", str(data)]):
+        result = invoke(builtin_pm, *command)
+        assert result.exit_code == 2 and "train.jsonl:1: field 'text': not valid text" in result.output, result.output

@@ -180,3 +180,8 @@ def test_a_run_whose_alerts_could_not_be_sent_says_so_and_exits_3(trained: Path,
         pytest.skip("the one-layer model fired nothing on the demo feed")
     assert result.exit_code == 3, result.output
     assert summary["deliveries"]["pending"] >= 1 and "still pending" in result.stderr
+
+
+def test_a_lone_surrogate_on_the_command_line_is_one_line(trained: Path) -> None:
+    result = invoke("predict", "finance-sentiment", "fine", "lost card \udcff", "--model", str(trained))
+    assert result.exit_code == 2 and "text 2: not valid text" in result.output and "Traceback" not in result.output

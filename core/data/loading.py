@@ -25,6 +25,7 @@ from core.data.types import (
 )
 from core.errors import DataError, UsageError
 from core.registry import Registry
+from core.streams import has_lone_surrogate
 
 Kind = Literal["rows", "tokens"]
 
@@ -205,6 +206,8 @@ def _required_text(fields: dict[str, Any], column: str) -> str:
     value = _as_str(fields.get(column))
     if not value or not value.strip():
         raise _Invalid(column, "empty text")
+    if has_lone_surrogate(value):
+        raise _Invalid(column, "not valid text (a lone surrogate, e.g. a \\ud800 escape)")
     return value
 
 
