@@ -185,3 +185,11 @@ def test_a_run_whose_alerts_could_not_be_sent_says_so_and_exits_3(trained: Path,
 def test_a_lone_surrogate_on_the_command_line_is_one_line(trained: Path) -> None:
     result = invoke("predict", "finance-sentiment", "fine", "lost card \udcff", "--model", str(trained))
     assert result.exit_code == 2 and "text 2: not valid text" in result.output and "Traceback" not in result.output
+
+
+def test_evaluate_errors_do_not_suggest_an_option_evaluate_lacks(trained: Path, tmp_path: Path) -> None:
+    data = tmp_path / "test.csv"
+    data.write_text("text,label\nprofit rose,positive\n,negative\n", encoding="utf-8")
+    result = invoke("evaluate", "finance-sentiment", "--data", str(data), "--model", str(trained))
+    assert result.exit_code == 2 and "test.csv:3: field 'text'" in result.output
+    assert "--on-error" not in result.output  # evaluate has no --on-error (#15)

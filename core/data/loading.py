@@ -90,7 +90,7 @@ def load_text_examples(
     options: ReadOptions | None = None,
     *,
     format: str | None = None,
-    on_error: OnError = "raise",
+    on_error: OnError | None = "raise",
     report_path: Path | str | None = None,
 ) -> LoadResult:
     """Read ``source`` with a ``rows`` adapter into :class:`TextExample` items per ``mapping``."""
@@ -112,7 +112,7 @@ def load_token_examples(
     *,
     labels: frozenset[str] | None = None,
     format: str | None = None,
-    on_error: OnError = "raise",
+    on_error: OnError | None = "raise",
     report_path: Path | str | None = None,
 ) -> LoadResult:
     """Read ``source`` with a ``tokens`` adapter into :class:`TokenExample` items; with
@@ -279,7 +279,9 @@ def _as_str(value: Any) -> str | None:
 class _Outcome:
     """Examples kept and items skipped; raises at the first bad item unless skipping."""
 
-    def __init__(self, source: str, on_error: OnError, report_path: Path | str | None) -> None:
+    def __init__(self, source: str, on_error: OnError | None, report_path: Path | str | None) -> None:
+        self.skippable = on_error is not None  # None: the command offers no --on-error, so no hint of it
+        on_error = on_error or "raise"
         if on_error not in ("raise", "skip"):
             raise UsageError(f"--on-error: expected 'raise' or 'skip', got '{on_error}'")
         if on_error == "skip" and report_path is None:
@@ -296,7 +298,8 @@ class _Outcome:
         if not isinstance(item, BadRecord):
             self.examples.append(item)
         elif self.on_error == "raise":
-            raise DataError(item.source, item.reason, line=item.line, field=item.field, hint=_SKIP_HINT)
+            raise DataError(item.source, item.reason, line=item.line, field=item.field,
+                            hint=_SKIP_HINT if self.skippable else "fix the data")
         else:
             self.skipped.append(item)
 

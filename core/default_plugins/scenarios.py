@@ -42,9 +42,10 @@ class ClassificationScenario(Scenario):
 
     # Data ---------------------------------------------------------------------------
     def load(self, suite: Suite, source: str, *, labelled: bool, labels: frozenset[str] | None = None,
-             fmt: str | None = None, encoding: str = "utf-8", on_error: str = "raise",
+             fmt: str | None = None, encoding: str = "utf-8", on_error: str | None = None,
              error_report: Path | None = None, mapping: ColumnMapping | None = None) -> list[Any]:
-        mode = opt.on_error_mode(on_error)
+        """Examples from ``source``; ``on_error`` is the command's --on-error (None: it has none)."""
+        mode = opt.on_error_mode(on_error) if on_error is not None else None
         report = opt.error_report_path(suite.settings.home, source, error_report) if mode == "skip" else None
         read = opt.read_options(encoding)
         if self.head_name == "token-classification":

@@ -37,7 +37,7 @@ class FinanceSentiment(ClassificationScenario):
     head_name = SentimentTopicHead.name
 
     def _examples(self, suite: Suite, source: str, *, text_column: str, label_column: str | None, topic_column: str,
-                  label_map: Optional[str], fmt: Optional[str], encoding: str, on_error: str = "raise",
+                  label_map: Optional[str], fmt: Optional[str], encoding: str, on_error: Optional[str] = None,
                   error_report: Optional[Path] = None) -> list[TextExample]:
         mapping = opt.column_mapping(text_column, label_column, label_map=label_map)
         mapping.extras = (topic_column,)
