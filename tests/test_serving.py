@@ -557,3 +557,24 @@ def test_ready_names_a_model_that_failed_to_load_without_saying_where_it_lives(s
     assert answer.status_code == 503 and answer.json()["missing"] == ["gone"]
     assert "gone" in answer.json()["errors"] and str(tmp_path) not in answer.text
     suite.close()
+
+
+def test_a_key_over_its_rate_gets_429_with_retry_after(settings):
+    """--rate-limit: each key has its own bucket; beyond it 429 and when to come back (#15)."""
+    from fastapi.testclient import TestClient
+
+    from core.app import Suite
+    from core.serving import create_app
+    from core.serving.auth import RateLimiter
+
+    limiter = RateLimiter(2.0)  # bursts of 4, then one every half second
+    assert [limiter.wait("a", now=0.0) for _ in range(5)] == [0, 0, 0, 0, 0.5]
+    assert limiter.wait("b", now=0.0) == 0 and limiter.wait("a", now=0.5) == 0
+    suite = Suite.create(settings)
+    fast, slow = (suite.store.create_api_key(name)[1] for name in ("fast", "slow"))
+    with TestClient(create_app(suite, rate_limit=1.0, poll_interval_s=0)) as client:
+        answers = [client.get("/v1/models", headers={"Authorization": f"Bearer {fast}"}) for _ in range(4)]
+        assert [a.status_code for a in answers[:2]] == [200, 200] and answers[-1].status_code == 429
+        assert int(answers[-1].headers["Retry-After"]) >= 1 and "over 1 requests a second" in answers[-1].json()["error"]
+        assert client.get("/v1/models", headers={"Authorization": f"Bearer {slow}"}).status_code == 200
+    suite.close()

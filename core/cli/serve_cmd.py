@@ -45,6 +45,8 @@ def register(app: typer.Typer) -> None:
             "--reload-interval", min=0, help="Seconds between registry checks for a newly active version (0: never).")] = 2.0,
         threads: Annotated[Optional[int], typer.Option("--threads", min=1, help=(
             "torch threads per worker; default: the worker's share of the cores minus one for HTTP, at least 1."))] = None,
+        rate_limit: Annotated[float, typer.Option("--rate-limit", min=0, help=(
+            "Requests a second per API key and worker (bursts of twice that); beyond it 429 with Retry-After. 0: no limit."))] = 0.0,
     ) -> None:
         """Serve predictions over HTTP: /v1/models/NAME/predict, /health, /ready, /metrics, /docs."""
         if no_auth and not is_loopback(host):
@@ -53,7 +55,7 @@ def register(app: typer.Typer) -> None:
         names = [n.strip() for item in preload or [] for n in item.split(",") if n.strip()]
         check_ready_to_serve(suite, names, auth=not no_auth)
         options = {"auth": not no_auth, "max_batch": max_batch, "max_wait_ms": max_wait_ms, "preload": names,
-                   "poll_interval_s": reload_interval, "threads": threads or default_threads(workers)}
+                   "poll_interval_s": reload_interval, "threads": threads or default_threads(workers), "rate_limit": rate_limit}
         run_uvicorn(suite, options, host=host, port=port, workers=workers)
 
 

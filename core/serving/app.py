@@ -44,9 +44,11 @@ under `/v1` and to plugin routes. Errors are JSON: `{"error": "...", "detail": [
 
 def create_app(suite: Suite, *, auth: bool = True, max_batch: int = 32, max_wait_ms: float = 5.0,
                preload: Sequence[str] = (), poll_interval_s: float = 2.0, key_cache_s: float = 2.0,
-               max_body_bytes: int = MAX_BODY_BYTES, metrics_auth: bool = False, threads: int | None = None) -> FastAPI:
+               max_body_bytes: int = MAX_BODY_BYTES, metrics_auth: bool = False, threads: int | None = None,
+               rate_limit: float = 0.0) -> FastAPI:
     """The server app for ``suite``; see ``suite serve --help`` for the options (``threads``:
-    torch's intra-op threads in this process; ``None`` leaves torch's default)."""
+    torch's intra-op threads in this process; ``None`` leaves torch's default; ``rate_limit``:
+    requests a second per API key and worker, 0 for none)."""
     configure_logging()
     metrics = Metrics()
     models = ModelCache(suite, metrics, max_batch=max_batch, max_wait_ms=max_wait_ms, poll_interval_s=poll_interval_s)
@@ -54,7 +56,7 @@ def create_app(suite: Suite, *, auth: bool = True, max_batch: int = 32, max_wait
     app = FastAPI(title="Industry Suite", version=_version(), description=DESCRIPTION,
                   lifespan=_lifespan(state, threads))
     app.state.serving = state  # plugin routes reach the shared batchers via request.app.state.serving.models
-    keys = [Depends(key_dependency(lambda: suite.store, cache_s=key_cache_s))] if auth else []
+    keys = [Depends(key_dependency(lambda: suite.store, cache_s=key_cache_s, rate_limit=rate_limit))] if auth else []
     app.include_router(probe_routes(state))
     app.include_router(metrics_routes(state), dependencies=keys if metrics_auth else [])
     app.include_router(model_routes(state), dependencies=keys)

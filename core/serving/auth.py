@@ -7,11 +7,12 @@ request; a revoked key is therefore refused by every worker and host within that
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -52,10 +53,35 @@ def unauthorized(message: str) -> HTTPException:
     return HTTPException(status_code=401, detail=message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def key_dependency(store: Callable[[], Store], *, cache_s: float = 2.0) -> Callable[..., Awaitable[None]]:
-    """A FastAPI dependency that admits live keys and puts the key's prefix on
-    ``request.state.key_prefix`` for the access log."""
+class RateLimiter:
+    """A token bucket per key: ``rate`` requests a second on average, bursts of ``burst``.
+    Per worker process (each counts its own requests); ``rate`` 0 admits everything."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.burst = max(burst if burst is not None else 2 * rate, 1.0)
+        self.buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, when)
+
+    def wait(self, key: str, now: float | None = None) -> float:
+        """Take one token for ``key``: 0 when admitted, else the seconds until one is free."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        tokens, then = self.buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - then) * self.rate)
+        if tokens >= 1:
+            self.buckets[key] = (tokens - 1, now)
+            return 0.0
+        self.buckets[key] = (tokens, now)
+        return (1 - tokens) / self.rate
+
+
+def key_dependency(store: Callable[[], Store], *, cache_s: float = 2.0,
+                   rate_limit: float = 0.0) -> Callable[..., Awaitable[None]]:
+    """A FastAPI dependency that admits live keys within their rate (429 with Retry-After
+    beyond it) and puts the key's prefix on ``request.state.key_prefix`` for the access log."""
     cache = KeyCache(cache_s)
+    limiter = RateLimiter(rate_limit)
 
     async def require_key(request: Request,
                           credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
@@ -69,5 +95,9 @@ def key_dependency(store: Callable[[], Store], *, cache_s: float = 2.0) -> Calla
         if entry is None:
             raise unauthorized(INVALID)
         request.state.key_prefix = entry.prefix
+        wait = limiter.wait(entry.prefix)
+        if wait:
+            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, f"key {entry.prefix}: over {limiter.rate:g} requests a second",
+                                headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
     return require_key
