@@ -162,3 +162,5 @@ def test_a_lone_surrogate_in_training_data_is_a_located_error(builtin_pm, tmp_pa
     for command in (["data", "inspect", str(data)], ["train", "text-classification", "--train", str(data)]):
         result = invoke(builtin_pm, *command)
         assert result.exit_code == 2 and "train.jsonl:1: field 'text': not valid text" in result.output, result.output
+    as_label = invoke(builtin_pm, "data", "inspect", str(data), "--label-column", "text", "--text-column", "label")
+    assert as_label.exit_code == 2 and "field 'text': not valid text" in as_label.output, as_label.output

@@ -405,3 +405,14 @@ def test_api_keys_are_stored_hashed_and_revocable(store: Store) -> None:
     assert [(k.id, k.active) for k in store.list_api_keys()] == [(entry.id, False), (again.id, True)]
     with pytest.raises(UnknownNameError, match="no live API key 'nope'"):
         store.revoke_api_key("nope")
+
+
+def test_a_failed_statement_never_shows_its_parameters(store: Store) -> None:
+    """A database error's message names the statement, not the data (a customer's text, an item) (#15)."""
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE secrets_probe (id INTEGER PRIMARY KEY, body TEXT)"))
+        conn.execute(sa.text("INSERT INTO secrets_probe VALUES (1, :body)"), {"body": "my card number is 4111"})
+    with pytest.raises(sa.exc.IntegrityError) as failed:
+        with store.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO secrets_probe VALUES (1, :body)"), {"body": "my card number is 4111"})
+    assert "4111" not in str(failed.value) and "hidden" in str(failed.value)

@@ -216,6 +216,8 @@ def _label(value: Any, mapping: ColumnMapping) -> str | list[str]:
     parts = _label_parts(value, mapping.label_separator)
     if not parts:
         raise _Invalid(mapping.label, "empty label")
+    if any(has_lone_surrogate(part) for part in parts):
+        raise _Invalid(mapping.label, "not valid text (a lone surrogate, e.g. a \\ud800 escape)")
     mapped = list(dict.fromkeys(mapping.label_map.get(p, p) for p in parts))
     allowed = _allowed_labels(mapping)
     for name in mapped:

@@ -178,7 +178,8 @@ def _create_engine(url: str | URL) -> Engine:
         connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S  # fail fast instead of hanging
     if backend == "sqlite" and parsed.database not in (None, "", ":memory:") and "mode=memory" not in str(parsed):
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
-    engine = create_engine(parsed, pool_pre_ping=backend != "sqlite", connect_args=connect_args)
+    # hide_parameters: a failed statement's message never carries a customer's text or an item's data
+    engine = create_engine(parsed, pool_pre_ping=backend != "sqlite", connect_args=connect_args, hide_parameters=True)
     if backend == "sqlite":
         _configure_sqlite(engine)
     return engine
