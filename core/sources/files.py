@@ -377,7 +377,8 @@ class StdinSource(Source):
     A reader thread feeds a queue, so a slow producer still gets its lines handled promptly
     (a partial batch is handed out when no line arrived for ``poll`` seconds) and idle polls
     and ``idle_timeout`` work as for other following sources. Ends at end of input.
-    Position: the line number; resuming after N skips lines up to N (for a replayed pipe).
+    Position: the line number. A pipe has no offset across runs: each run reads its input from
+    the first line (``after`` is ignored; items stored by an earlier run are known by their id).
     Options: ``stream`` (a text stream instead of ``sys.stdin``, e.g. in tests), ``poll``.
     """
 
@@ -393,7 +394,7 @@ class StdinSource(Source):
 
     def read(self, after: str | None, batch_size: int, idle_timeout: float | None = None) -> Iterator[list[RawItem]]:
         check_batch_size(batch_size)
-        skip = parse_position(after, "stdin")
+        skip = 0  # a new pipe, not the rest of an earlier one
         lines: queue.Queue[Any] = queue.Queue(maxsize=batch_size * 4)  # bounded: backpressure on the reader
         done, finished = threading.Event(), _Flag()
         threading.Thread(target=self._pump, args=(lines, done), name="suite-stdin", daemon=True).start()
