@@ -553,7 +553,11 @@ def test_ready_names_a_model_that_failed_to_load_without_saying_where_it_lives(s
     gone = tmp_path / "models" / "gone" / "run-1"
     suite.store.register_model("gone", "text-classification", gone, {})
     with TestClient(create_app(suite, auth=False, preload=["gone"], poll_interval_s=0)) as client:
+        deadline = time.monotonic() + 30
         answer = client.get("/ready")
+        while "gone" not in answer.json()["errors"] and time.monotonic() < deadline:  # the preload runs in the background
+            time.sleep(0.1)
+            answer = client.get("/ready")
     assert answer.status_code == 503 and answer.json()["missing"] == ["gone"]
     assert "gone" in answer.json()["errors"] and str(tmp_path) not in answer.text
     suite.close()
@@ -578,3 +582,58 @@ def test_a_key_over_its_rate_gets_429_with_retry_after(settings):
         assert int(answers[-1].headers["Retry-After"]) >= 1 and "over 1 requests a second" in answers[-1].json()["error"]
         assert client.get("/v1/models", headers={"Authorization": f"Bearer {slow}"}).status_code == 200
     suite.close()
+
+
+def trickle(port: int, clients: int, *, every_s: float, for_s: float) -> dict[int, float]:
+    """``clients`` connections sending a request one byte every ``every_s`` (slowloris); the
+    seconds after which the server closed each (missing: still open after ``for_s``)."""
+    request = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"x" * 200 + b"\r\n\r\n"
+    sockets = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(clients)]
+    for s in sockets:
+        s.setblocking(False)
+    start, closed, sent = time.monotonic(), {}, 0
+    try:
+        while len(closed) < clients and time.monotonic() - start < for_s:
+            for number, s in enumerate(sockets):
+                if number in closed:
+                    continue
+                try:
+                    if s.recv(1) == b"":
+                        closed[number] = time.monotonic() - start
+                        continue
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    closed[number] = time.monotonic() - start
+                    continue
+                try:
+                    s.send(request[sent : sent + 1])
+                except OSError:
+                    closed[number] = time.monotonic() - start
+            sent += 1
+            time.sleep(every_s)
+    finally:
+        for s in sockets:
+            s.close()
+    return closed
+
+
+def test_slow_clients_are_dropped_within_the_read_timeout(home: Path):
+    """A request sent one byte at a time holds a connection only --read-timeout seconds, and
+    other clients are served meanwhile (#15)."""
+    server = start_server(home, "--read-timeout", "1", "--no-auth")
+    port = int(server.url.rsplit(":", 1)[1])
+    try:
+        served: list[int] = []
+        probe = threading.Thread(target=lambda: served.extend(
+            httpx.get(server.url + "/health", timeout=5).status_code for _ in range(5)))
+        probe.start()
+        closed = trickle(port, 30, every_s=0.2, for_s=6)
+        probe.join()
+        assert served == [200] * 5
+        assert len(closed) == 30 and max(closed.values()) < 3, closed  # 1 s, plus a poll or two
+        quiet = socket.create_connection(("127.0.0.1", port), timeout=5)  # connects and says nothing
+        assert quiet.recv(1) == b""
+        quiet.close()
+    finally:
+        server.stop()

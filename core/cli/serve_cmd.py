@@ -45,6 +45,8 @@ def register(app: typer.Typer) -> None:
             "--reload-interval", min=0, help="Seconds between registry checks for a newly active version (0: never).")] = 2.0,
         threads: Annotated[Optional[int], typer.Option("--threads", min=1, help=(
             "torch threads per worker; default: the worker's share of the cores minus one for HTTP, at least 1."))] = None,
+        read_timeout: Annotated[float, typer.Option("--read-timeout", min=0, help=(
+            "Seconds a client may take to send a whole request; slower ones are disconnected. 0: no limit."))] = 10.0,
         rate_limit: Annotated[float, typer.Option("--rate-limit", min=0, help=(
             "Requests a second per API key and worker (bursts of twice that); beyond it 429 with Retry-After. 0: no limit."))] = 0.0,
     ) -> None:
@@ -55,7 +57,8 @@ def register(app: typer.Typer) -> None:
         names = [n.strip() for item in preload or [] for n in item.split(",") if n.strip()]
         check_ready_to_serve(suite, names, auth=not no_auth)
         options = {"auth": not no_auth, "max_batch": max_batch, "max_wait_ms": max_wait_ms, "preload": names,
-                   "poll_interval_s": reload_interval, "threads": threads or default_threads(workers), "rate_limit": rate_limit}
+                   "poll_interval_s": reload_interval, "threads": threads or default_threads(workers), "rate_limit": rate_limit,
+                   "read_timeout_s": read_timeout}
         run_uvicorn(suite, options, host=host, port=port, workers=workers)
 
 
@@ -88,5 +91,7 @@ def run_uvicorn(suite: Suite, options: dict[str, object], *, host: str, port: in
     if suite.settings.verbose:
         os.environ["SUITE_VERBOSE"] = "1"
     suite.close()  # the workers open their own connections
-    uvicorn.run("core.serving.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                access_log=False, server_header=False, log_level="info", timeout_graceful_shutdown=10)
+    from core.serving.protocol import ReadTimeoutProtocol
+
+    uvicorn.run("core.serving.app:app_from_env", factory=True, host=host, port=port, workers=workers, http=ReadTimeoutProtocol,
+                access_log=False, server_header=False, log_level="info", timeout_graceful_shutdown=10, timeout_keep_alive=5)

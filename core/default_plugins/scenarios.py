@@ -71,12 +71,15 @@ class ClassificationScenario(Scenario):
         return sorted(seen)
 
     # Verbs --------------------------------------------------------------------------
-    def _check_trainable(self, train_examples: list[Any], eval_examples: list[Any] | None, head_options: dict[str, Any]) -> None:
+    def _check_trainable(self, suite: Suite, train_examples: list[Any], eval_examples: list[Any] | None,
+                         head_options: dict[str, Any]) -> None:
         """What no training can use, said before a run is recorded or a file written."""
+        from core.heads.classification import SequenceClassificationHead
+
         if eval_examples is None and len(train_examples) < 2:
             raise UsageError(f"--train has {len(train_examples)} usable example(s): at least 2 are needed "
                              "(one is held out for validation), or pass --eval")
-        if self.head_name != "token-classification" and not head_options.get("multi_label"):
+        if issubclass(suite.heads.get(self.head_name), SequenceClassificationHead) and not head_options.get("multi_label"):
             labels = sorted({str(self.label_of(ex)) for ex in train_examples})
             if len(labels) < 2:
                 raise UsageError(f"--train has one label ({', '.join(repr(label) for label in labels)}): "
@@ -88,7 +91,7 @@ class ClassificationScenario(Scenario):
         from core.training.engine import fine_tune, stratified_split
 
         quiet_transformers(suite.settings.verbose)
-        self._check_trainable(train_examples, eval_examples, head_options)
+        self._check_trainable(suite, train_examples, eval_examples, head_options)
         store = suite.store
         note = "--eval"
         if eval_examples is None:

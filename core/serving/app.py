@@ -73,6 +73,7 @@ def app_from_env() -> FastAPI:
     from core.app import Suite
 
     options: dict[str, Any] = json.loads(os.environ.get(SERVE_CONFIG_ENV) or "{}")
+    options.pop("read_timeout_s", None)  # the HTTP protocol's, not the app's (core.serving.protocol)
     return create_app(Suite.create(), **options)
 
 
