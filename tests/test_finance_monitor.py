@@ -193,6 +193,18 @@ def test_alerts_cli_lists_acknowledges_and_silences(suite: Suite, settings, tmp_
     assert forever.exit_code == 2 and "at most 3650 days" in forever.output and "Traceback" not in forever.output
     unknown = runner.invoke(app, ["finance", "alerts", "ack", "zzzz"])
     assert unknown.exit_code == 2 and "no alert with id 'zzzz'" in unknown.output
+    # the alert-management gaps of #14: a second ack says so, unknown keys are refused, silences are listed and lifted
+    again = runner.invoke(app, ["finance", "alerts", "ack", alert_id, "--by", "someone-else"])
+    assert again.exit_code == 0 and "already acknowledged by risk-desk" in again.stdout
+    assert store.get_alert(alert_id)["acknowledged_by"] == "risk-desk"
+    nowhere = runner.invoke(app, ["finance", "alerts", "silence", "entity:Nowhere Bank"])
+    assert nowhere.exit_code == 2 and "no topic or entity 'entity:Nowhere Bank'" in nowhere.output
+    key = json.loads(silenced.stdout)["key"]
+    listed = json.loads(runner.invoke(app, ["finance", "alerts", "silences", "--json"]).stdout)
+    assert [row["key"] for row in listed] == [key]
+    lifted = runner.invoke(app, ["finance", "alerts", "unsilence", key])
+    assert lifted.exit_code == 0 and json.loads(runner.invoke(app, ["finance", "alerts", "silences", "--json"]).stdout) == []
+    assert runner.invoke(app, ["finance", "alerts", "unsilence", key]).exit_code == 2
     letters = runner.invoke(app, ["finance", "dead-letters", "--json"])
     assert letters.exit_code == 0 and json.loads(letters.stdout) == []
 

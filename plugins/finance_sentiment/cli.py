@@ -63,9 +63,18 @@ def ack(ctx: typer.Context, alert_id: Annotated[str, typer.Argument(help="Alert 
         by: Annotated[Optional[str], typer.Option("--by", help="Who acknowledges (default: your user name).")] = None,
         json_output: JsonFlag = False) -> None:
     """Acknowledge an alert: it stays open, but its updates are no longer sent."""
-    alert = _store(ctx).acknowledge(alert_id, by or getpass.getuser())
+    store = _store(ctx)
+    before = store.get_alert(alert_id)
+    if before["acknowledged_at"] is not None:
+        if json_output:
+            print_json(before | {"already_acknowledged": True})
+        else:
+            typer.echo(f"{before['id']} ({before['key']}) was already acknowledged by {before['acknowledged_by']} "
+                       f"at {before['acknowledged_at']:%Y-%m-%d %H:%M} UTC; nothing changed")
+        return
+    alert = store.acknowledge(before["id"], by or getpass.getuser())
     if json_output:
-        print_json(alert)
+        print_json(alert | {"already_acknowledged": False})
     else:
         typer.echo(f"acknowledged {alert['id']} ({alert['key']}) by {alert['acknowledged_by']}")
 
@@ -78,12 +87,45 @@ def silence(ctx: typer.Context,
     """Send nothing for a topic or entity for a while (alerts are still recorded)."""
     store = _store(ctx)
     key = target if ":" in target else store.get_alert(target)["key"]
+    known = _known_keys(ctx, store)
+    if key not in known:
+        shown = ", ".join(sorted(known)[:12]) + (", ..." if len(known) > 12 else "")
+        raise UsageError(f"no topic or entity '{key}' is watched or has alerts (known: {shown or 'none yet'})",
+                         hint="keys look like 'entity:Northwind Bank' or 'topic:earnings'")
     until = utcnow() + parse_duration(duration)
     store.silence(key, until, reason)
     if json_output:
         print_json({"key": key, "until": until.isoformat(), "reason": reason})
     else:
         typer.echo(f"silenced {key} until {until:%Y-%m-%d %H:%M} UTC")
+
+
+@alerts_app.command("silences")
+def silences(ctx: typer.Context, json_output: JsonFlag = False) -> None:
+    """The silences in force: key, until when, why."""
+    rows = [row | {"until": row["until"].isoformat(), "created_at": row["created_at"].isoformat()} for row in _store(ctx).silences()]
+    display_table(["key", "until", "reason"], rows, json_output=json_output, title="silences", empty="no silences in force")
+
+
+@alerts_app.command("unsilence")
+def unsilence(ctx: typer.Context, key: Annotated[str, typer.Argument(help="The silenced key, e.g. 'entity:Northwind Bank'.")],
+              json_output: JsonFlag = False) -> None:
+    """Lift a silence: the key's next alert events are sent again."""
+    if not _store(ctx).unsilence(key):
+        raise UsageError(f"'{key}' is not silenced", hint="see the silences with: suite finance alerts silences")
+    if json_output:
+        print_json({"key": key, "silenced": False})
+    else:
+        typer.echo(f"lifted the silence on {key}")
+
+
+def _known_keys(ctx: typer.Context, store: FinanceStore) -> set[str]:
+    """Keys a silence can name: the configured topics and watchlist, and every key with an alert."""
+    from plugins.finance_sentiment.scenarios import monitor_config
+
+    config = monitor_config(get_suite(ctx))
+    return ({f"topic:{t}" for t in [*config.topics, "other"]} | {f"entity:{e}" for e in config.watchlist}
+            | {a["key"] for a in store.list_alerts(limit=10_000)})
 
 
 @finance.command("dead-letters")

@@ -302,6 +302,13 @@ class FinanceStore:
 
         self.store.write(work)
 
+    def unsilence(self, key: str) -> bool:
+        """Lift the silence on ``key``; whether one was in force."""
+        def work(s: Session) -> bool:
+            return s.execute(delete(silences).where(silences.c.key == key, silences.c.until > utcnow())).rowcount > 0
+
+        return self.store.write(work)
+
     def silences(self) -> list[dict[str, Any]]:
         with self.store.read() as s:
             return [dict(r) for r in s.execute(select(silences).where(silences.c.until > utcnow())).mappings()]
