@@ -465,3 +465,37 @@ def test_a_kill_at_every_point_loses_no_alert_and_sends_none_twice(tmp_path: Pat
         assert outcome(home, restarted) == expected, f"killed at point {number} ({killed.value})"
         restarted_suite.close()
     assert len(killed_at) >= 20 and set(killed_at) >= {"scored", "detected", "committed", "acked", "delivering", "delivered"}
+
+
+def test_a_rerun_says_why_it_read_nothing_and_offers_a_way_to_read_again(suite: Suite, settings, tmp_path: Path) -> None:
+    """#14 item 2: a second replay read 0 items silently; a copy under another name 'stored nothing'."""
+    from plugins.finance_sentiment.job import run_monitor
+
+    path = feed(tmp_path / "feed.jsonl")
+    cfg = MonitorConfig.from_table(CONFIG)
+
+    def replay(spec: str, **options: Any) -> dict[str, Any]:
+        return run_monitor(suite, cfg, KeywordScorer(), spec, {}, backtest=False, report=None, idle_timeout=None,
+                           max_items=None, live=False, **options)
+
+    first = replay(f"file:{path}")
+    assert first["stored"] == 24 * 12 + 40 and first["warnings"] == []
+    again = replay(f"file:{path}")
+    assert again["items_read"] == 0 and "--from-start" in again["warnings"][0] and "offsets reset" in again["warnings"][0]
+    copy = tmp_path / "copy.jsonl"
+    copy.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    copied = replay(f"file:{copy}")
+    assert copied["already_stored"] == 24 * 12 + 40 and "--backtest" in copied["warnings"][0]
+    from_start = replay(f"file:{path}", from_start=True)
+    assert from_start["items_read"] == 24 * 12 + 40 and from_start["stored"] == 0
+    app, runner = build_app(suite.pm, settings), CliRunner()
+    listed = json.loads(runner.invoke(app, ["finance", "offsets", "list", "--json"]).stdout)
+    assert {row["source_key"] for row in listed} == {f"file:{path}", f"file:{copy}"}
+    assert runner.invoke(app, ["finance", "offsets", "reset", f"file:{path}"]).exit_code == 0
+    assert replay(f"file:{path}")["items_read"] == 24 * 12 + 40
+    assert runner.invoke(app, ["finance", "offsets", "reset", "file:nowhere.jsonl"]).exit_code == 2
+    backtest = run_monitor(suite, cfg, KeywordScorer(), f"file:{path}", {}, backtest=True, report=None, idle_timeout=None,
+                           max_items=None, live=False)
+    from plugins.finance_sentiment.job import render_summary
+
+    assert "a backtest stores nothing" in render_summary(backtest) and " stored," not in render_summary(backtest)

@@ -128,6 +128,32 @@ def _known_keys(ctx: typer.Context, store: FinanceStore) -> set[str]:
             | {a["key"] for a in store.list_alerts(limit=10_000)})
 
 
+offsets_app = typer.Typer(help="Where each source's next run resumes.", no_args_is_help=True)
+finance.add_typer(offsets_app, name="offsets")
+
+
+@offsets_app.command("list")
+def list_offsets(ctx: typer.Context, json_output: JsonFlag = False) -> None:
+    """Each source read by the monitor: the position its next run resumes after, items stored."""
+    rows = [row | {"updated_at": row["updated_at"].isoformat()} for row in _store(ctx).offsets()]
+    display_table(["source_key", "position", "items", "updated_at"], rows, json_output=json_output, title="offsets",
+                  empty="no source read yet")
+
+
+@offsets_app.command("reset")
+def reset_offset(ctx: typer.Context, source: Annotated[str, typer.Argument(help="The source as listed, e.g. 'file:news.jsonl'.")],
+                 json_output: JsonFlag = False) -> None:
+    """Make the next run read a source from its beginning (items already stored are not counted again)."""
+    store = _store(ctx)
+    if not store.reset_offset(source):
+        known = ", ".join(row["source_key"] for row in store.offsets()) or "none"
+        raise UsageError(f"no offset for '{source}' (sources with one: {known})")
+    if json_output:
+        print_json({"source": source, "reset": True})
+    else:
+        typer.echo(f"the next run reads {source} from its beginning")
+
+
 @finance.command("dead-letters")
 def dead_letters(ctx: typer.Context, limit: Annotated[int, typer.Option("--limit")] = 50, json_output: JsonFlag = False) -> None:
     """Items the monitor could not use, with the reason."""

@@ -24,7 +24,7 @@ EXIT_PENDING = 3  # the run finished, but alerts wait for a sink
 
 def run_monitor(suite: Suite, config: MonitorConfig, predictor: Any, source_spec: str, source_options: dict[str, Any], *,
                 backtest: bool, report: Path | None, idle_timeout: float | None, max_items: int | None,
-                live: bool, truth: list[LabelledSurge] | None = None) -> dict[str, Any]:
+                live: bool, truth: list[LabelledSurge] | None = None, from_start: bool = False) -> dict[str, Any]:
     source = open_source(suite, source_spec, **source_options)
     store = None if backtest else FinanceStore(suite.store)
     ledger = MemoryLedger() if backtest else store
@@ -36,7 +36,7 @@ def run_monitor(suite: Suite, config: MonitorConfig, predictor: Any, source_spec
     try:
         if view:
             view.start()
-        monitor.run(source, idle_timeout=idle_timeout, max_items=max_items)
+        monitor.run(source, idle_timeout=idle_timeout, max_items=max_items, from_start=from_start)
     except KeyboardInterrupt:
         interrupted = True  # the batch in flight was committed whole or not at all
     finally:
@@ -49,14 +49,15 @@ def run_monitor(suite: Suite, config: MonitorConfig, predictor: Any, source_spec
     if truth is not None:
         summary["backtest"] = score_backtest(summary["alerts"], truth, first=monitor.stats.first_time,
                                              last=monitor.stats.last_time, window=config.surge_window)
+    summary["warnings"] = rerun_notes(monitor.stats, source.key, backtest)
     if store:
         summary["alerts_open"] = [_alert_line(a) for a in store.open_alerts()]
         summary["store"] = store.counts()
         pending = store.pending_count()
         summary["deliveries"]["pending"] = pending
         if pending:
-            summary["warnings"] = [f"{pending} alert deliveries are still pending (a sink failed every attempt); they are "
-                                   "retried on the next run: suite finance alerts list"]
+            summary["warnings"].append(f"{pending} alert deliveries are still pending (a sink failed every attempt); they are "
+                                       "retried on the next run: suite finance alerts list")
             summary["exit_code"] = EXIT_PENDING
     if report:
         rows = ledger.rows if isinstance(ledger, MemoryLedger) else store.all_items()  # type: ignore[union-attr]
@@ -65,6 +66,20 @@ def run_monitor(suite: Suite, config: MonitorConfig, predictor: Any, source_spec
 
         summary["report"] = str(write_report(report, report_data(rows, alerts, config, source.key, summary)))
     return summary
+
+
+def rerun_notes(stats: Stats, source_key: str, backtest: bool) -> list[str]:
+    """What a run that read or counted nothing new should tell its user."""
+    if backtest:
+        return []
+    notes = []
+    if stats.read == 0 and stats.resumed_after is not None:
+        notes.append(f"nothing new in {source_key}: an earlier run read it up to {stats.resumed_after}. Read it again with "
+                     f"--from-start, or reset its offset: suite finance offsets reset '{source_key}'")
+    if stats.already_stored:
+        notes.append(f"{stats.already_stored} items were stored by an earlier run (same ids) and were not counted again; "
+                     "to see what new settings (watchlist, thresholds) would fire on them, use --backtest")
+    return notes
 
 
 def summarise(stats: Stats, source_key: str, backtest: bool, warmed: int, interrupted: bool) -> dict[str, Any]:
@@ -97,9 +112,10 @@ def _alert_line(alert: dict[str, Any]) -> dict[str, Any]:
 
 
 def render_summary(result: dict[str, Any]) -> str:
-    lines = [f"{result['mode']} run over {result['source']}: {result['items_read']} read, {result['stored']} stored, "
-             f"{result['already_stored']} already stored, {result['duplicates']} repeated texts, "
-             f"{result['dead_letters']} dead letters, {result['items_per_second']} items/s"]
+    kept = (f"{result['stored']} counted (a backtest stores nothing)" if result["mode"] == "backtest"
+            else f"{result['stored']} stored, {result['already_stored']} already stored")
+    lines = [f"{result['mode']} run over {result['source']}: {result['items_read']} read, {kept}, "
+             f"{result['duplicates']} repeated texts, {result['dead_letters']} dead letters, {result['items_per_second']} items/s"]
     if result["sentiment"]:
         lines.append("sentiment: " + ", ".join(f"{k} {v}" for k, v in sorted(result["sentiment"].items())))
     if result["topics"]:

@@ -75,6 +75,7 @@ class Stats:
     first_time: datetime | None = None
     last_time: datetime | None = None
     sample: list[str] = field(default_factory=list)  # the first texts, for TextProfile
+    resumed_after: str | None = None  # the source offset the run started from
 
     @property
     def seconds(self) -> float:
@@ -231,8 +232,11 @@ class Monitor:
         return count
 
     # -- the loop ----------------------------------------------------------------------------
-    def run(self, source: Source, *, idle_timeout: float | None = None, max_items: int | None = None) -> Stats:
-        after = self.ledger.offset(source.key)
+    def run(self, source: Source, *, idle_timeout: float | None = None, max_items: int | None = None,
+            from_start: bool = False) -> Stats:
+        """Read ``source`` from its stored offset (``from_start``: from its beginning) to its end."""
+        after = None if from_start else self.ledger.offset(source.key)
+        self.stats.resumed_after = after
         for batch in source.read(after, self.config.batch_size, idle_timeout=idle_timeout):
             if batch:
                 self.process(source, batch)

@@ -134,6 +134,7 @@ class FinanceMonitor(Scenario):
             model: Annotated[Optional[str], typer.Option("--model", "-m", help="Registered model name or folder (default: finance-sentiment).")] = None,
             backtest: Annotated[bool, typer.Option("--backtest", help="Replay the source and list the alerts that would have fired; store nothing, send nothing.")] = False,
             truth: Annotated[Optional[Path], typer.Option("--truth", help="With --backtest: labelled surges (JSON) to measure the alerts against.")] = None,
+            from_start: Annotated[bool, typer.Option("--from-start", help="Read the source from its beginning, not from where the last run stopped (items already stored are not counted again).")] = False,
             report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report here.")] = None,
             batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Items per micro-batch (default: config, 128).")] = None,
             idle_timeout: Annotated[Optional[float], typer.Option("--idle-timeout", help="Stop after this many seconds without new items (following sources).")] = None,
@@ -155,7 +156,7 @@ class FinanceMonitor(Scenario):
         show = sys.stderr.isatty() if live is None else live
         return run_monitor(suite, config, FinanceSentiment().predictor(suite, model), source, parse_options(source_option or []),
                            backtest=backtest, report=report, idle_timeout=idle_timeout, max_items=max_items, live=show,
-                           truth=surges)
+                           truth=surges, from_start=from_start)
 
     def render(self, verb: str, result: dict[str, Any]) -> str | None:
         from plugins.finance_sentiment.job import render_summary

@@ -123,6 +123,15 @@ class FinanceStore:
         with self.store.read() as s:
             return s.execute(select(offsets.c.position).where(offsets.c.source_key == source_key)).scalar()
 
+    def offsets(self) -> list[dict[str, Any]]:
+        """Every source's offset: where the next run resumes, and how many items it stored."""
+        with self.store.read() as s:
+            return [dict(r) for r in s.execute(select(offsets).order_by(offsets.c.source_key)).mappings()]
+
+    def reset_offset(self, source_key: str) -> bool:
+        """Forget where ``source_key`` was read up to; whether it had an offset."""
+        return self.store.write(lambda s: s.execute(delete(offsets).where(offsets.c.source_key == source_key)).rowcount > 0)
+
     def known(self, ids: Sequence[str]) -> set[str]:
         """Which of ``ids`` are stored already."""
         found: set[str] = set()
