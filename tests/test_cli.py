@@ -164,3 +164,9 @@ def test_a_lone_surrogate_in_training_data_is_a_located_error(builtin_pm, tmp_pa
         assert result.exit_code == 2 and "train.jsonl:1: field 'text': not valid text" in result.output, result.output
     as_label = invoke(builtin_pm, "data", "inspect", str(data), "--label-column", "text", "--text-column", "label")
     assert as_label.exit_code == 2 and "field 'text': not valid text" in as_label.output, as_label.output
+
+
+def test_error_messages_are_printed_as_written(builtin_pm, tmp_path):
+    """Square brackets in a message (a file name, surges[0]) are text, not rich markup."""
+    result = invoke(builtin_pm, "data", "inspect", str(tmp_path / "notes[0].csv"))
+    assert result.exit_code == 2 and "notes[0].csv: no such file" in result.output, result.output

@@ -193,3 +193,40 @@ def test_evaluate_errors_do_not_suggest_an_option_evaluate_lacks(trained: Path, 
     result = invoke("evaluate", "finance-sentiment", "--data", str(data), "--model", str(trained))
     assert result.exit_code == 2 and "test.csv:3: field 'text'" in result.output
     assert "--on-error" not in result.output  # evaluate has no --on-error (#15)
+
+
+def test_the_monitor_with_no_source_trains_on_the_samples_and_replays_the_demo(tiny_model: Path, tmp_path: Path) -> None:
+    """#14 item 3: `suite run finance-monitor` with no arguments waited on stdin."""
+    settings = Settings(home=tmp_path / "home", model=str(tiny_model))
+    result = invoke("run", "finance-monitor", "--json", "--no-live", settings=settings)
+    assert result.exit_code == 0, result.output
+    assert "replaying the packaged demo feed" in result.stderr and "training one on the packaged samples" in result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["items_read"] == summary["items"] == 1457 and summary["items_per_second"] > 0
+    for alert in summary["alerts"]:
+        assert ("topic" in alert) != ("entity" in alert) and alert["severity"] and alert["evidence"]
+        assert datetime.fromisoformat(alert["window_start"]) < datetime.fromisoformat(alert["window_end"])
+    again = invoke("run", "finance-monitor", "--json", "--no-live", "--backtest", settings=settings)
+    assert again.exit_code == 0 and "training one" not in again.stderr  # trained once, then reused
+
+
+def test_monitor_shorthand_options(trained: Path, tmp_path: Path) -> None:
+    """--feed, --watchlist (TOML), --window, --threshold, --since."""
+    watch = tmp_path / "watch.toml"
+    watch.write_text('[[watchlist]]\nname = "Northwind Bank"\naliases = ["Northwind", "NWB", "$NWB"]\n', encoding="utf-8")
+    base = ["run", "finance-monitor", "--feed", str(SAMPLES / "feed.jsonl"), "--model", str(trained), "--backtest",
+            "--json", "--no-live", "--watchlist", str(watch)]
+    result = invoke(*base, "--window", "30m", "--threshold", "2.5", "--since", "2026-11-02T00:00:00Z")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["skipped_before_since"] > 500 and summary["first_time"] >= "2026-11-02"
+    for alert in summary["alerts"]:
+        window = datetime.fromisoformat(alert["window_end"]) - datetime.fromisoformat(alert["window_start"])
+        assert window == timedelta(minutes=30)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[watchlist]]\naliases = ["X"]\n', encoding="utf-8")
+    refused = invoke(*base[:-1], str(bad))
+    assert refused.exit_code == 2 and "[[watchlist]] #1: field 'name'" in refused.output
+    assert invoke(*base, "--window", "7m").exit_code == 2
+    assert invoke(*base, "--since", "yesterday").exit_code == 2
+    assert invoke("run", "finance-monitor", "--follow", "--model", str(trained)).exit_code == 2

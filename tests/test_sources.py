@@ -391,3 +391,11 @@ def test_redis_running_consumer_claims_entries_a_dead_one_left(suite: Suite, red
     assert client.xpending(stream, "suite")["pending"] == 0
     dead.close()
     alive.close()
+
+
+def test_dir_source_can_follow_one_file(suite: Suite, tmp_path: Path):
+    """`suite run finance-monitor --feed F --follow` is the folder source on F's folder, only F."""
+    (tmp_path / "news.jsonl").write_text(json.dumps(rec("1", 1)) + "\n", encoding="utf-8")
+    (tmp_path / "other.jsonl").write_text(json.dumps(rec("2", 2)) + "\n", encoding="utf-8")
+    source = open_source(suite, f"dir:{tmp_path}", only="news.jsonl", **FAST)
+    assert ids(items(source.read(None, 10, idle_timeout=0.2))) == ["1"]

@@ -14,7 +14,10 @@ from core.errors import SuiteError
 
 def show_error(exc: SuiteError) -> None:
     console = err()
-    console.print(f"[bold red]Error:[/bold red] {exc}", highlight=False, markup=True)
+    from rich.markup import escape
+
+    # the message is the user's data (file names, fields such as surges[0]): never read as markup
+    console.print(f"[bold red]Error:[/bold red] {escape(str(exc))}", highlight=False, markup=True)
     if exc.hint:
         console.print(f"  hint: {exc.hint}", highlight=False, markup=False)
 

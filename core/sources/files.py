@@ -288,7 +288,7 @@ class DirectorySource(Source):
     arrival order (timestamps); a file that appears with an earlier name while running is
     still read, and resuming from it re-reads later files, which idempotent storage absorbs.
     Write files elsewhere and move them in, or append whole lines. Options: ``poll`` (seconds
-    between scans, default 1.0).
+    between scans, default 1.0), ``only`` (one file name: follow that file as it grows).
     """
 
     name: ClassVar[str] = "dir"
@@ -298,6 +298,7 @@ class DirectorySource(Source):
     def __init__(self, spec: SourceSpec) -> None:
         super().__init__(spec)
         self.folder = Path(spec.target or ".")
+        self.only: str | None = spec.options.get("only")  # one file of the folder (``--feed F --follow``)
         self.poll = option_float(spec, "poll", DEFAULT_POLL, minimum=0.001)
         self._stop = threading.Event()
 
@@ -326,7 +327,8 @@ class DirectorySource(Source):
 
     def _feed_files(self) -> list[Path]:
         return sorted(
-            (p for p in self.folder.iterdir() if p.suffix.lower() in FEED_SUFFIXES and not p.name.startswith(".")),
+            (p for p in self.folder.iterdir() if p.suffix.lower() in FEED_SUFFIXES and not p.name.startswith(".")
+             and (self.only is None or p.name == self.only)),
             key=lambda p: p.name,
         )
 

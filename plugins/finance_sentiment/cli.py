@@ -22,7 +22,6 @@ alerts_app = typer.Typer(help="List, acknowledge and silence alerts.", no_args_i
 finance.add_typer(alerts_app, name="alerts")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 MAX_SILENCE = timedelta(days=3650)
 
 
@@ -31,13 +30,12 @@ def _store(ctx: typer.Context) -> FinanceStore:
 
 
 def parse_duration(text: str) -> timedelta:
-    match = DURATION.match(text.strip())
-    if not match:
-        raise UsageError(f"--for '{text}': expected a duration such as 30m, 2h or 1d")
-    seconds = float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-    if seconds > MAX_SILENCE.total_seconds():
+    from plugins.finance_sentiment.run_options import duration
+
+    length = duration(text, "--for")
+    if length > MAX_SILENCE:
         raise UsageError(f"--for '{text}': at most {MAX_SILENCE.days} days")
-    return timedelta(seconds=seconds)
+    return length
 
 
 @alerts_app.command("list")

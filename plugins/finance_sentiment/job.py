@@ -24,7 +24,8 @@ EXIT_PENDING = 3  # the run finished, but alerts wait for a sink
 
 def run_monitor(suite: Suite, config: MonitorConfig, predictor: Any, source_spec: str, source_options: dict[str, Any], *,
                 backtest: bool, report: Path | None, idle_timeout: float | None, max_items: int | None,
-                live: bool, truth: list[LabelledSurge] | None = None, from_start: bool = False) -> dict[str, Any]:
+                live: bool, truth: list[LabelledSurge] | None = None, from_start: bool = False,
+                since: datetime | None = None) -> dict[str, Any]:
     source = open_source(suite, source_spec, **source_options)
     store = None if backtest else FinanceStore(suite.store)
     ledger = MemoryLedger() if backtest else store
@@ -36,7 +37,7 @@ def run_monitor(suite: Suite, config: MonitorConfig, predictor: Any, source_spec
     try:
         if view:
             view.start()
-        monitor.run(source, idle_timeout=idle_timeout, max_items=max_items, from_start=from_start)
+        monitor.run(source, idle_timeout=idle_timeout, max_items=max_items, from_start=from_start, since=since)
     except KeyboardInterrupt:
         interrupted = True  # the batch in flight was committed whole or not at all
     finally:
@@ -84,12 +85,16 @@ def rerun_notes(stats: Stats, source_key: str, backtest: bool) -> list[str]:
 
 def summarise(stats: Stats, source_key: str, backtest: bool, warmed: int, interrupted: bool) -> dict[str, Any]:
     seconds = stats.seconds
-    alerts = [{"id": e.alert_id, "event": e.kind, "key": e.key, "severity": e.severity, "at": e.at.isoformat(),
-               "test": e.evidence.get("test") or None, "title": e.title, "group": e.group} for e in stats.events]
+    alerts = [{"id": e.alert_id, "event": e.kind, "key": e.key, e.key.partition(":")[0]: e.key.partition(":")[2],
+               "severity": e.severity, "at": e.at.isoformat(), "window_start": e.evidence.get("window_start"),
+               "window_end": e.evidence.get("window_end"), "test": e.evidence.get("test") or None, "title": e.title,
+               "group": e.group, "evidence": e.evidence} for e in stats.events]
     return {
         "source": source_key,
         "mode": "backtest" if backtest else "live",
         "items_read": stats.read,
+        "items": stats.read,
+        "skipped_before_since": stats.skipped,
         "stored": stats.stored,
         "already_stored": stats.already_stored,
         "duplicates": stats.duplicates,

@@ -76,6 +76,7 @@ class Stats:
     last_time: datetime | None = None
     sample: list[str] = field(default_factory=list)  # the first texts, for TextProfile
     resumed_after: str | None = None  # the source offset the run started from
+    skipped: int = 0  # items before --since
 
     @property
     def seconds(self) -> float:
@@ -197,6 +198,7 @@ class Monitor:
         self.repeats = RepeatFilter(config.duplicate_window_minutes)
         self.stats = Stats()
         self.on_batch = on_batch
+        self.since: datetime | None = None
         self.fault = fault or (lambda point: None)  # tests kill the monitor at each point it names
         self._retry_at: dict[tuple[str, str, str], float] = {}
 
@@ -233,10 +235,12 @@ class Monitor:
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, source: Source, *, idle_timeout: float | None = None, max_items: int | None = None,
-            from_start: bool = False) -> Stats:
-        """Read ``source`` from its stored offset (``from_start``: from its beginning) to its end."""
+            from_start: bool = False, since: datetime | None = None) -> Stats:
+        """Read ``source`` from its stored offset (``from_start``: from its beginning) to its end;
+        items timed before ``since`` are skipped (read, neither stored nor dead-lettered)."""
         after = None if from_start else self.ledger.offset(source.key)
         self.stats.resumed_after = after
+        self.since = since
         for batch in source.read(after, self.config.batch_size, idle_timeout=idle_timeout):
             if batch:
                 self.process(source, batch)
@@ -261,6 +265,8 @@ class Monitor:
             parsed = parse_item(raw, source.name, not_before=self.config.min_time, not_after=not_after)
             if isinstance(parsed, Malformed):
                 bad.append(dead_letter(parsed.position, parsed.raw, parsed.reason))
+            elif self.since is not None and parsed.time < self.since:
+                self.stats.skipped += 1
             else:
                 valid.append((raw, parsed))
         scored, poison = self._score(valid)

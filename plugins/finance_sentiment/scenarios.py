@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -19,6 +20,7 @@ from plugins.finance_sentiment.text import TextProfile, normalise
 
 PLUGIN = "finance_sentiment"
 MODEL_NAME = "finance-sentiment"
+SAMPLES = Path(__file__).resolve().parent / "samples"
 
 TopicColumn = Annotated[str, typer.Option("--topic-column", help="Column with the topic label (optional; without it topics are zero-shot).")]
 Texts = Annotated[Optional[list[str]], typer.Argument(help="Texts to score (or use --input).")]
@@ -130,7 +132,13 @@ class FinanceMonitor(Scenario):
     help = "Score a stream of news and comments, detect negative surges per topic and company, raise alerts."
 
     def run(self, suite: Suite,
-            source: Annotated[str, typer.Option("--source", help="file:F.jsonl|F.csv, dir:FOLDER, sql:URL#TABLE, stdin:, redis://HOST:PORT/DB#STREAM")] = "stdin:",
+            source: Annotated[Optional[str], typer.Option("--source", help="file:F.jsonl|F.csv, dir:FOLDER, sql:URL#TABLE, stdin:, redis://HOST:PORT/DB#STREAM (default: the packaged demo feed).")] = None,
+            feed: Annotated[Optional[Path], typer.Option("--feed", help="A JSONL/CSV file of items: --source file:F.")] = None,
+            follow: Annotated[bool, typer.Option("--follow", help="With --feed: keep reading the file as it grows.")] = False,
+            since: Annotated[Optional[str], typer.Option("--since", help="Skip items before this time (ISO 8601, or a duration back from now: 6h, 2d).")] = None,
+            watchlist: Annotated[Optional[Path], typer.Option("--watchlist", help="TOML with [[watchlist]] tables of name and aliases (added to suite.toml's).")] = None,
+            window: Annotated[Optional[str], typer.Option("--window", help="The surge window, e.g. 30m or 1h (default: suite.toml, 1h).")] = None,
+            threshold: Annotated[Optional[float], typer.Option("--threshold", min=0.5, help="Fire at this surprise (z; default: suite.toml, 3.0).")] = None,
             model: Annotated[Optional[str], typer.Option("--model", "-m", help="Registered model name or folder (default: finance-sentiment).")] = None,
             backtest: Annotated[bool, typer.Option("--backtest", help="Replay the source and list the alerts that would have fired; store nothing, send nothing.")] = False,
             truth: Annotated[Optional[Path], typer.Option("--truth", help="With --backtest: labelled surges (JSON) to measure the alerts against.")] = None,
@@ -142,26 +150,51 @@ class FinanceMonitor(Scenario):
             source_option: Annotated[Optional[list[str]], typer.Option("--source-option", help="KEY=VALUE for the source (e.g. group=risk, poll=0.5).")] = None,
             live: Annotated[Optional[bool], typer.Option("--live/--no-live", help="Live console view (default: when stderr is a terminal).")] = None,
             ) -> dict[str, Any]:
-        """Monitor a feed: store every item once, track negativity, alert on surges."""
-        from plugins.finance_sentiment.job import run_monitor
+        """Monitor a feed: store every item once, track negativity, alert on surges.
 
+        Without --source or --feed it replays the packaged demo feed (training the model on the
+        packaged samples first if there is none), so the first run shows what the monitor does.
+        """
         from plugins.finance_sentiment.backtest import load_truth
+        from plugins.finance_sentiment.job import run_monitor
+        from plugins.finance_sentiment.run_options import apply_run_options, parse_since
 
         if truth and not backtest:
             raise UsageError("--truth measures a replay: add --backtest (or use suite finance backtest)")
+        if source and feed:
+            raise UsageError("give --source or --feed, not both")
+        if follow and not feed:
+            raise UsageError("--follow goes with --feed FILE (other sources say themselves whether they follow)")
         surges = load_truth(truth) if truth else None
-        config = monitor_config(suite)
+        options = parse_options(source_option or [])
+        demo = source is None and feed is None
+        if feed is not None:
+            source = f"dir:{feed.parent}" if follow else f"file:{feed}"
+            options |= {"only": feed.name} if follow else {}
+        config = apply_run_options(monitor_config(suite), watchlist=watchlist, window=window, threshold=threshold, demo=demo)
+        if demo:
+            source = f"file:{SAMPLES / 'feed.jsonl'}"
+            typer.echo(f"no --source: replaying the packaged demo feed ({SAMPLES / 'feed.jsonl'}); "
+                       "give --source or --feed for your own", err=True)
+            if model is None and not _registered(suite, MODEL_NAME):
+                typer.echo("no finance-sentiment model yet: training one on the packaged samples (about a minute)", err=True)
+                FinanceSentiment().train(suite, train=str(SAMPLES / "train.csv"),
+                                         training=replace(FINANCE_DEFAULTS, epochs=3, baseline=False))
         if batch_size:
             config.batch_size = batch_size
         show = sys.stderr.isatty() if live is None else live
-        return run_monitor(suite, config, FinanceSentiment().predictor(suite, model), source, parse_options(source_option or []),
+        return run_monitor(suite, config, FinanceSentiment().predictor(suite, model), str(source), options,
                            backtest=backtest, report=report, idle_timeout=idle_timeout, max_items=max_items, live=show,
-                           truth=surges, from_start=from_start)
+                           truth=surges, from_start=from_start, since=parse_since(since) if since else None)
 
     def render(self, verb: str, result: dict[str, Any]) -> str | None:
         from plugins.finance_sentiment.job import render_summary
 
         return render_summary(result)
+
+
+def _registered(suite: Suite, name: str) -> bool:
+    return any(entry.name == name for entry in suite.store.list_models())
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
