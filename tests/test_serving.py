@@ -191,6 +191,19 @@ def test_openapi_documents_every_route_with_examples(server: Server):
     assert spec["paths"]["/v1/models/{name}/predict"]["post"]["security"] == [{"HTTPBearer": []}]
 
 
+def test_docs_load_nothing_from_a_cdn(server: Server):
+    """#14 item 9: /docs was blank offline (Swagger UI from a CDN); its assets come from the package now."""
+    import re
+
+    for page in ("/docs", "/redoc"):
+        html = httpx.get(server.url + page).text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html) + re.findall(r"url: '([^']+)'", html)
+        assert assets and not [a for a in assets if a.startswith(("http://", "https://", "//"))], assets
+        for asset in assets:
+            if asset.startswith("/docs-assets/"):
+                assert httpx.get(server.url + asset).status_code == 200, asset
+
+
 # --------------------------------------------------------------------------------------
 # Keys
 # --------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.serving.auth import key_dependency
@@ -53,8 +54,10 @@ def create_app(suite: Suite, *, auth: bool = True, max_batch: int = 32, max_wait
     metrics = Metrics()
     models = ModelCache(suite, metrics, max_batch=max_batch, max_wait_ms=max_wait_ms, poll_interval_s=poll_interval_s)
     state = ServingState(suite, models, metrics, list(preload), auth=auth)
-    app = FastAPI(title="Industry Suite", version=_version(), description=DESCRIPTION,
-                  lifespan=_lifespan(state, threads))
+    # fastapi-offline: /docs and /redoc load Swagger UI and ReDoc from the installed package, not a CDN
+    # (air-gapped banks get a working page)
+    app = FastAPIOffline(title="Industry Suite", version=_version(), description=DESCRIPTION,
+                         lifespan=_lifespan(state, threads), static_url="/docs-assets")
     app.state.serving = state  # plugin routes reach the shared batchers via request.app.state.serving.models
     keys = [Depends(key_dependency(lambda: suite.store, cache_s=key_cache_s, rate_limit=rate_limit))] if auth else []
     app.include_router(probe_routes(state))

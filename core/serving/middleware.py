@@ -47,6 +47,21 @@ def configure_logging(level: int = logging.INFO) -> None:
         logger.propagate = False
 
 
+JSON_BODY_TYPES = {b"", b"application/x-www-form-urlencoded", b"text/plain"}  # what curl -d and bare clients send
+
+
+def _json_by_default(scope: Scope) -> Scope:
+    """Every route takes JSON: a POST whose content type is missing, curl -d's form default or
+    text/plain is read as JSON, so `curl -d '{"text": ...}'` works as the README shows."""
+    if scope.get("method") != "POST":
+        return scope
+    headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-type"]
+    declared = next((v.split(b";")[0].strip().lower() for k, v in scope.get("headers", []) if k == b"content-type"), b"")
+    if declared not in JSON_BODY_TYPES:
+        return scope
+    return scope | {"headers": [*headers, (b"content-type", b"application/json")]}
+
+
 class ServingMiddleware:
     """Refuse bodies over ``max_body_bytes`` (413), count and time every request, log it."""
 
@@ -70,6 +85,7 @@ class ServingMiddleware:
                 status = message["status"]
             await send(message)
 
+        scope = _json_by_default(scope)
         try:
             if self._declared_length(scope) > self.max_body_bytes:
                 await self._too_large(send_and_watch)
