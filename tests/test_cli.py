@@ -170,3 +170,17 @@ def test_error_messages_are_printed_as_written(builtin_pm, tmp_path):
     """Square brackets in a message (a file name, surges[0]) are text, not rich markup."""
     result = invoke(builtin_pm, "data", "inspect", str(tmp_path / "notes[0].csv"))
     assert result.exit_code == 2 and "notes[0].csv: no such file" in result.output, result.output
+
+
+def test_tables_never_cut_an_identifier_at_80_columns(capsys, monkeypatch):
+    """#14 item 7: `finance alerts list` at 80 columns showed '7b0220…' and 'resolv…'."""
+    from core.cli.output import display_table
+
+    monkeypatch.setenv("COLUMNS", "80")
+    rows = [{"id": "7b02207d249ef782", "status": "resolved", "severity": "critical", "key": "entity:Northwind Bank",
+             "fired_at": "2026-11-02T06:14:32.961703+00:00", "negative": "31/36", "acknowledged": False,
+             "deliveries": {"delivered": 3, "pending": 1}}]
+    display_table(list(rows[0]), rows)
+    shown = capsys.readouterr().out
+    assert "7b02207d249ef782" in shown and "resolved" in shown and "entity:Northwind Bank" in shown
+    assert "…" not in shown

@@ -52,10 +52,21 @@ def display_table(
     if not rows:
         err().print(empty)
         return
-    table = Table(*columns, title=title)
-    for row in rows:
-        table.add_row(*(_cell(row.get(col)) for col in columns))
+    cells = [[_cell(row.get(col)) for col in columns] for row in rows]
+    table = Table(title=title)
+    for number, column in enumerate(columns):
+        if _identifier(column):  # what a user copies into the next command is never cut nor wrapped
+            width = max(len(column), *(len(line[number]) for line in cells))
+            table.add_column(column, no_wrap=True, min_width=width)
+        else:  # the rest wraps rather than losing its end
+            table.add_column(column, overflow="fold")
+    for line in cells:
+        table.add_row(*line)
     out().print(table)
+
+
+def _identifier(column: str) -> bool:
+    return column in ("id", "key", "name", "status", "source_key") or column.endswith("_id")
 
 
 def _cell(value: Any) -> str:
