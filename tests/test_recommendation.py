@@ -71,6 +71,7 @@ def test_movielens_layout_reads_through_the_documented_mapping(tmp_path: Path) -
     suite = suite_of()
     items = load_items(suite, str(folder))
     assert items["1"].tags == ("Drama", "Mystery", "foggy") and items["1"].title == "The Paper Lighthouse (2001)"
+    assert load_items(suite, str(folder / "movies.csv")) == items  # the file as users have it (#14 item 13)
     rows = load_interactions(suite, str(ratings), items=items)
     assert [(r.user, r.item, r.signal, r.value, r.time) for r in rows] == [
         ("7", "2", "rating", 2.0, 900.0), ("7", "1", "rating", 4.5, 1000.0), ("8", "2", "rating", 5.0, 1100.0)]

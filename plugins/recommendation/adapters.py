@@ -1,4 +1,5 @@
-"""The MovieLens layout (a folder with movies.csv and optionally tags.csv) as catalogue items.
+"""The MovieLens layout (a folder with movies.csv and optionally tags.csv, or that movies.csv
+itself) as catalogue items.
 
 Mapping: ``movieId`` → ``id``; ``title`` → ``title``; ``genres`` (``|``-separated) and the
 user tags of tags.csv → ``tags``; ``text`` = title, genres and tags in one line, which is
@@ -21,14 +22,14 @@ class MovieLensItemsAdapter(DataAdapter):
     description = "MovieLens folder (movies.csv [+ tags.csv]) as items: id, title, text, tags"
 
     def can_read(self, source: str) -> bool:
-        return (Path(source) / "movies.csv").is_file()
+        return (Path(source) / "movies.csv").is_file() or is_movies_csv(source)
 
     def read(self, source: str, options: ReadOptions) -> Iterator[Record | BadRecord]:
-        folder = Path(source)
-        movies = folder / "movies.csv"
+        path = Path(source)
+        movies = path if path.is_file() else path / "movies.csv"  # the folder, or its movies.csv
         if not movies.is_file():
-            raise DataError(str(movies), "no such file", hint="point at a MovieLens folder")
-        tags = _user_tags(folder / "tags.csv", options.encoding)
+            raise DataError(str(movies), "no such file", hint="point at a MovieLens folder or its movies.csv")
+        tags = _user_tags(movies.parent / "tags.csv", options.encoding)
         with movies.open(encoding=options.encoding, newline="") as handle:
             reader = csv.DictReader(handle)
             missing = {"movieId", "title", "genres"} - set(reader.fieldnames or ())
@@ -44,6 +45,15 @@ class MovieLensItemsAdapter(DataAdapter):
                 item_tags = genres + tags.get(item_id, [])
                 text = title + (". " + ", ".join(item_tags) if item_tags else "")
                 yield Record(str(movies), line, {"id": item_id, "title": title, "text": text, "tags": item_tags})
+
+
+def is_movies_csv(source: str) -> bool:
+    """Whether ``source`` is a MovieLens movies.csv (its header starts movieId,title,genres)."""
+    path = Path(source)
+    if path.suffix.lower() != ".csv" or not path.is_file():
+        return False
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        return handle.readline().strip().lstrip("\ufeff").startswith("movieId,title,genres")
 
 
 def _user_tags(path: Path, encoding: str, limit: int = 10) -> dict[str, list[str]]:

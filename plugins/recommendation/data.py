@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from core import BadRecord, DataError, ReadOptions, Record, UsageError
 from core.data import resolve_adapter
+from plugins.recommendation.adapters import MovieLensItemsAdapter, is_movies_csv
 
 if TYPE_CHECKING:
     from core import Suite
@@ -114,6 +115,8 @@ def _text(record: Record, name: str, *, required: bool = True) -> str:
 def load_items(suite: Suite, source: str, *, fmt: str | None = None, encoding: str = "utf-8") -> dict[str, Item]:
     """``id, title[, text, tags]`` rows (tags ``|``- or list-separated), or a MovieLens folder."""
     items: dict[str, Item] = {}
+    if fmt is None and is_movies_csv(source):  # MovieLens's movies.csv, not an id,title CSV
+        fmt = MovieLensItemsAdapter.name
     for record in _records(suite, source, fmt, encoding):
         item_id = _text(record, "id")
         if item_id in items:
