@@ -101,3 +101,30 @@ def test_a_random_split_keeps_rare_labels_in_training() -> None:
         train, held, note = stratified_split(examples, lambda ex: ex.label, 0.2, seed)
         assert note.startswith("random") and "rare" in {ex.label for ex in train}
         assert held and {ex.label for ex in held} <= {ex.label for ex in train}
+
+
+def test_a_model_worse_than_its_baseline_is_registered_but_not_made_active(tiny_model: Path, tmp_path: Path, settings,
+                                                                          monkeypatch):
+    """#14 item 4: customer service at 1 epoch went from 0.93 to 0.50 and was made active without a word."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from core.cli.app import build_app
+    from core.default_plugins.scenarios import TextClassification
+    from core.plugins import make_plugin_manager
+
+    monkeypatch.setattr(TextClassification, "baseline", staticmethod(lambda *a, **k: {"accuracy": 1.5, "macro_f1": 1.5}))
+    data = tmp_path / "train.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in
+                                             [("great", "pos"), ("awful", "neg"), ("lovely", "pos"), ("bad", "neg")] * 4))
+    app = build_app(make_plugin_manager(settings), settings)
+    base = ["train", "text-classification", "--train", str(data), "--model", str(tiny_model), "--epochs", "1", "--json"]
+    first = CliRunner().invoke(app, base)
+    assert first.exit_code == 0, first.output
+    out = json.loads(first.stdout)
+    assert out["active"] is False and "worse than its untuned baseline" in first.stderr and "--activate" in first.stderr
+    models = json.loads(CliRunner().invoke(app, ["models", "list", "--json"]).stdout)
+    assert [m["active"] for m in models] == [False]
+    forced = CliRunner().invoke(app, [*base, "--activate"])
+    assert forced.exit_code == 0 and json.loads(forced.stdout)["active"] is True

@@ -130,9 +130,23 @@ class ClassificationScenario(Scenario):
             store.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
             raise
         metrics = {k: v for k, v in outcome.metrics.items() if k not in ("runtime", "samples_per_second", "steps_per_second")}
-        entry = store.register_model(name, self.name, str(path), metrics, run_id=run_id)
+        primary = head.primary_metric
+        regressed = (bool(before) and primary != "loss" and primary in before and primary in metrics
+                     and metrics[primary] < before[primary])
+        activate = config.activate if config.activate is not None else not regressed
+        entry = store.register_model(name, self.name, str(path), metrics, run_id=run_id, activate=activate)
         store.finish_run(run_id, "completed", metrics=metrics, model_path=str(path), train_seconds=outcome.train_seconds)
+        warnings = []
+        if regressed:
+            warnings.append(f"the fine-tuned model ({primary} {metrics[primary]:.3f}) is worse than its untuned baseline "
+                            f"({before[primary]:.3f})" + ("; it is active because of --activate" if activate else
+                            f": registered as {entry.name} version {entry.version} but not made active (suite models "
+                            f"activate {entry.name} {entry.version}, or train again with --activate)"))
         return {
+            "active": activate,
+            "warnings": warnings,
+            "baseline": "measured" if before else ("not measured: only single-label text classification has an untuned "
+                                                   "baseline" if config.baseline else "off (--no-baseline)"),
             "model": entry.name,
             "version": entry.version,
             "path": str(path),

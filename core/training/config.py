@@ -44,6 +44,7 @@ class TrainConfig:
     lora_rank: int = option(16, "--lora-rank", "Rank of the LoRA adapters.")
     class_weights: bool = option(False, "--class-weights", "Weight the loss by inverse label frequency (imbalanced data).")
     baseline: bool = option(True, "--baseline/--no-baseline", "Also fit the untuned starting point (head-only) for a before/after report.")
+    activate: Optional[bool] = option(None, "--activate/--no-activate", "Make the new version the one served (default: unless it is worse than its untuned baseline).")
 
     def as_dict(self) -> dict:
         return asdict(self)
