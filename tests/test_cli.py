@@ -184,3 +184,27 @@ def test_tables_never_cut_an_identifier_at_80_columns(capsys, monkeypatch):
     shown = capsys.readouterr().out
     assert "7b02207d249ef782" in shown and "resolved" in shown and "entity:Northwind Bank" in shown
     assert "…" not in shown
+
+
+class Intents(Scenario):
+    name = "intents"
+    help = "Rows of results (a test scenario)."
+
+    def predict(self, suite, texts: Annotated[list[str], typer.Argument()]):
+        """One row per text."""
+        return {"predictions": [{"text": t, "intent": "card_lost", "confidence": 0.41} for t in texts]}
+
+
+class IntentsPlugin:
+    @hookimpl
+    def register_scenarios(self, register):
+        register(Intents())
+
+
+def test_rows_of_results_print_as_a_table_not_a_dict(settings):
+    """#14 item 7: `predict customer-service` printed a raw Python dict."""
+    pm = make_plugin_manager(settings, load_entrypoints=False)
+    pm.register_plugin(IntentsPlugin(), "intents")
+    result = invoke(pm, "predict", "intents", "I lost my card", settings=settings)
+    assert result.exit_code == 0, result.output
+    assert "{'" not in result.stdout and "card_lost" in result.stdout and "confidence" in result.stdout

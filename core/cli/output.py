@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 # Functions, not module-level consoles: tests capture stdout/stderr per invocation.
@@ -94,9 +95,15 @@ def print_result(result: dict[str, Any] | None, *, json_output: bool) -> None:
         return
     console = out()
     for key, value in result.items():
+        if key == "warnings":
+            continue  # printed on stderr by the command
         if isinstance(value, dict):
-            console.print(f"[bold]{key}[/bold]")
+            console.print(f"[bold]{escape(key)}[/bold]")
             for sub, subvalue in value.items():
                 console.print(f"  {sub}: {_cell(subvalue)}", markup=False, highlight=False)
+        elif isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
+            columns = list(dict.fromkeys(column for row in value for column in row))  # rows as a table, not a dict's repr
+            console.print(f"[bold]{escape(key)}[/bold]")
+            display_table(columns, value)
         else:
-            console.print(f"[bold]{key}[/bold]: {_cell(value)}", highlight=False)
+            console.print(f"[bold]{escape(key)}[/bold]: {escape(_cell(value))}", highlight=False)
