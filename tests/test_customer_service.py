@@ -410,6 +410,8 @@ def test_http_reply_feedback_and_bad_input(trained: tuple[Path, Path, Path]) -> 
     again = client.post(url, json={"text": "hello", "session_id": body["session_id"], "language": "de",
                                    "slots": {"customer_name": "Ada"}}).json()
     assert again["session_id"] == body["session_id"] and again["reply"].startswith("Hallo Ada")
+    french = client.post(url, json={"text": TEMPLATE, "language": "fr"}).json()
+    assert french["language"] == "en" and "no 'fr' answer" in french["why"], french  # the fallback is said (#14 item 11)
 
     def refused(payload: object, needle: str) -> None:
         raw = isinstance(payload, str)  # JSON written as is: escapes httpx would not send
@@ -459,3 +461,15 @@ def test_http_route_through_the_core_server(trained: tuple[Path, Path, Path]) ->
             headers = {"content-type": content_type} if content_type else {}
             plain = client.post("/v1/customer-service/reply", content=f'{{"text": "{ESCALATION}"}}'.encode(), headers=headers)
             assert plain.status_code == 200 and plain.json()["route"] == "escalation", (content_type, plain.text)
+
+
+def test_a_reply_is_in_one_language_and_a_fallback_is_said() -> None:
+    """#14 item 11: a German greeting read "Hallo there, willkommen..."; an intent without a German
+    answer replied in English without a word."""
+    book = AnswerBook.load(SAMPLE_ANSWERS)
+    greeting = book.get("greeting").templates
+    assert book.render(greeting, "de", {}).startswith("Hallo liebe Kundin, lieber Kunde, willkommen")
+    assert book.render(greeting, "en", {}).startswith("Hello there, welcome")
+    assert book.render(greeting, "de", {"customer_name": "Ada"}).startswith("Hallo Ada,")
+    assert book.language_of(book.get("card_not_arrived").templates, "de") == "en"
+    assert book.language_of(greeting, "fr") == "en" and book.language_of(greeting, "de") == "de"

@@ -47,7 +47,7 @@ class AnswerBook:
     """Templates by intent and language; :meth:`render` fills the slots."""
 
     def __init__(self, source: str, answers: dict[str, Answer], *, escalation: dict[str, str],
-                 slots: dict[str, str], language: str) -> None:
+                 slots: dict[str, dict[str, str]], language: str) -> None:
         self.source = source
         self.answers = answers
         self.escalation = escalation
@@ -57,11 +57,21 @@ class AnswerBook:
     def get(self, intent: str) -> Answer | None:
         return self.answers.get(intent)
 
+    def language_of(self, templates: Mapping[str, str], language: str | None) -> str:
+        """The language an answer is given in: ``language`` when the book has it, else the book's
+        language, else the first the answer has."""
+        for candidate in (language, self.language):
+            if candidate and candidate in templates:
+                return candidate
+        return next(iter(templates))
+
     def render(self, templates: Mapping[str, str], language: str | None, slots: Mapping[str, object]) -> str:
-        """The template in ``language`` (else the book's language, else any), slots filled."""
-        chosen = templates.get(language or "") or templates.get(self.language) or next(iter(templates.values()))
-        values = {k: "" if v is None else str(v) for k, v in {**self.slots, **slots}.items()}
-        return chosen.format_map(_Missing(values))
+        """The template in :meth:`language_of`, slots filled: the request's values, else the book's
+        default in that same language (never an English default inside a German sentence)."""
+        used = self.language_of(templates, language)
+        defaults = {name: by_language[self.language_of(by_language, used)] for name, by_language in self.slots.items()}
+        values = {k: "" if v is None else str(v) for k, v in {**defaults, **slots}.items()}
+        return templates[used].format_map(_Missing(values))
 
     @classmethod
     def load(cls, path: Path, encoding: str = "utf-8") -> AnswerBook:
@@ -73,7 +83,8 @@ class AnswerBook:
             if key not in TOP_LEVEL:
                 raise DataError(source, f"unknown key (expected one of {', '.join(TOP_LEVEL)})", line=yn.line(node), field=key)
         language = yn.text(yn.value(root, "language"), source, "language") if yn.value(root, "language") else "en"
-        slots = {k: yn.text(v, source, f"slots.{k}") for k, v in yn.items(yn.value(root, "slots"))}
+        # a slot's default: "text" (the book's language) or {lang: "text", ...}, like a template
+        slots = {k: _languages(v, source, f"slots.{k}", language, frozenset()) for k, v in yn.items(yn.value(root, "slots"))}
         known = SERVICE_SLOTS | set(slots)
         escalation_node = yn.value(root, "escalation")
         escalation = _languages(escalation_node, source, "escalation", language, known) if escalation_node else DEFAULT_ESCALATION

@@ -132,7 +132,13 @@ class CustomerService:
             shared = vectors is not None and self.retriever is not None and self.intents.encoder is self.retriever.encoder
             plan = self.plan(text, decision, vectors[0] if shared else None)
             latency = (time.perf_counter() - started) * 1000
-        language = language or self.config.language
+        asked = language or self.config.language
+        answer_templates = plan.templates if plan.templates is not None else (
+            self.answers.escalation if plan.route == "escalation" else None)
+        language = self.answers.language_of(answer_templates, asked) if answer_templates else asked
+        if language != asked:  # said, not silently answered in another language
+            plan.reasons.append(f"no '{asked}' answer for this {'intent' if plan.templates is not None else 'route'}: "
+                                f"answered in '{language}'")
         values = {"intent": decision.intent, "session_id": session, **(slots or {})}
 
         def render(ticket_id: int | None) -> str:
