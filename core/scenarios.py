@@ -35,6 +35,10 @@ class Scenario:
 
     name: ClassVar[str]
     help: ClassVar[str] = ""
+    # The HTTP route that gives this scenario's decisions (e.g. "/v1/customer-service/reply"). Its
+    # models are refused by the generic predict route, which would answer with the bare
+    # classifier and not the scenario's decision (calibration, vote, thresholds), and point here.
+    route: ClassVar[str | None] = None
     # Tiny data the conformance check (core.testing.check_plugin) trains and predicts on:
     # {"train": path, "eval": path (optional), "input": path (optional)}.
     samples: ClassVar[Mapping[str, Path]] = {}

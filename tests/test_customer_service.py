@@ -457,6 +457,8 @@ def test_http_route_through_the_core_server(trained: tuple[Path, Path, Path]) ->
         for field, body in (("text", '{"text": "lost card \\ud800"}'), ("session_id", '{"text": "hi", "session_id": "a\\u0000"}')):
             refused = client.post("/v1/customer-service/reply", content=body.encode(), headers={"content-type": "application/json"})
             assert refused.status_code == 422 and field in refused.json()["error"], refused.text  # not a 500 (#15)
+        generic = client.post("/v1/models/customer-service/predict", json={"texts": [TEMPLATE]})
+        assert generic.status_code == 422 and "/v1/customer-service/reply" in generic.json()["error"]  # #14 item 5
         for content_type in (None, "application/x-www-form-urlencoded", "text/plain"):  # curl -d, the README's example (#14)
             headers = {"content-type": content_type} if content_type else {}
             plain = client.post("/v1/customer-service/reply", content=f'{{"text": "{ESCALATION}"}}'.encode(), headers=headers)

@@ -133,6 +133,10 @@ class ModelCache:
         state_file = Path(entry.path) / HEAD_FILE
         if not state_file.is_file():
             raise ModelNotFoundError(f"model '{entry.name}' version {entry.version}: no model files at {entry.path}")
+        scenario = self.suite.scenarios.get(entry.scenario) if entry.scenario in self.suite.scenarios else None
+        if scenario is not None and scenario.route:
+            raise NotServableError(f"model '{entry.name}' is a {entry.scenario} model: its decisions come from "
+                                   f"{scenario.route}, not from the bare classifier")
         head = self.suite.heads.get(json.loads(state_file.read_text(encoding="utf-8"))["head"])
         if head.example_kind != "text":
             raise NotServableError(f"model '{entry.name}' is a {head.name} model: it takes {head.example_kind}, not texts")

@@ -40,6 +40,7 @@ Name = Annotated[Optional[str], typer.Option("--name", help="Registry name of th
 
 class CustomerServiceScenario(ClassificationScenario):
     name = SCENARIO
+    route = "/v1/customer-service/reply"
     help = "Understand customers' intents, answer from the answer book or knowledge base, hand over when unsure."
     head_name = "sequence-classification"
 

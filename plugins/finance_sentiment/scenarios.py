@@ -119,7 +119,7 @@ class FinanceSentiment(ClassificationScenario):
         watchlist = Watchlist(monitor_config(suite).watchlist)
         out = []
         for text, ex, p in zip(raw, examples, predictor.predict(examples)):
-            row = {"text": text, "sentiment": p["label"], "score": round(p["score"], 4), "topic": p.get("topic"),
+            row = {"text": text, "sentiment": p["label"], "label": p["label"], "score": round(p["score"], 4), "topic": p.get("topic"),
                    "topic_score": round(p.get("topic_score", 0.0), 4), "entities": watchlist.find(text)}
             if explain:
                 row["explanation"] = predictor.explain(ex)
