@@ -449,3 +449,17 @@ def test_sql_messages_hide_the_password(registry):
     assert "s3cret" not in str(info.value) and "alice" in str(info.value)
     assert redact_source("postgresql://alice:s3cret@host/db") == "postgresql://alice:***@host/db"
     assert redact_source("data/train.csv") == "data/train.csv"
+
+
+def test_conll_as_distributed_is_recognised_by_its_content(registry, tmp_path):
+    """#14 item 12: CoNLL-2003's train.txt stopped with 'pass --format NAME'."""
+    conll = tmp_path / "train.txt"
+    conll.write_text("-DOCSTART- -X- -X- O\n\nAda NNP B-NP B-PER\nvisited VBD B-VP O\nHarbourton NNP B-NP B-LOC\n\n"
+                     "Bo NNP B-NP B-PER\nleft VBD B-VP O\n", encoding="utf-8")
+    result = load_token_examples(str(conll), registry)
+    assert [ex.tokens for ex in result.examples] == [["Ada", "visited", "Harbourton"], ["Bo", "left"]]
+    assert result.examples[0].tags == ["B-PER", "O", "B-LOC"]
+    prose = tmp_path / "notes.txt"
+    prose.write_text("Ada visited Harbourton.\nBo left early.\nNothing tagged here.\n", encoding="utf-8")
+    with pytest.raises(UsageError):  # plain text is still not token data
+        load_token_examples(str(prose), registry)

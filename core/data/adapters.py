@@ -217,6 +217,9 @@ def _json_record(source: str, line: int, value: Any, raw: str) -> Record | BadRe
 # --------------------------------------------------------------------------------------
 
 
+_BIO_TAG = re.compile(r"^(?:O|[BIESLU]-\S+)$")
+
+
 class ConllAdapter(FileAdapter):
     """Token-per-line files (CoNLL-2003, BIO/IOB): first column the token, last the tag;
     a blank line ends a sentence and ``-DOCSTART-`` lines are skipped."""
@@ -229,6 +232,20 @@ class ConllAdapter(FileAdapter):
     def read(self, source: str, options: ReadOptions) -> Iterator[Record | BadRecord]:
         for block in _sentence_blocks(split_lines(read_text(source, options.encoding))):
             yield _sentence(source, block)
+
+    def recognises(self, source: str) -> bool:
+        """CoNLL as distributed (``train.txt``): a ``-DOCSTART-`` line, or token lines whose last
+        column is a BIO tag, blank lines between sentences."""
+        try:
+            with open(source, encoding="utf-8", errors="replace") as handle:
+                head = [line.strip() for _, line in zip(range(200), handle)]
+        except OSError:
+            return False
+        lines = [line for line in head if line]
+        if lines and lines[0].startswith("-DOCSTART-"):
+            return True
+        tagged = [line for line in lines if len(line.split()) >= 2 and _BIO_TAG.match(line.split()[-1])]
+        return len(lines) >= 3 and len(tagged) >= 0.9 * len(lines) and len(lines) < len(head)
 
 
 def _sentence_blocks(lines: Iterator[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:

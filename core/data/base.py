@@ -30,6 +30,11 @@ class DataAdapter(ABC):
         """Whether this adapter reads ``source`` when no ``--format`` is given."""
         return PurePath(source).suffix.lower() in self.suffixes
 
+    def recognises(self, source: str) -> bool:
+        """Whether ``source``'s content is this adapter's format, whatever its name says (asked
+        when the name alone points to an adapter of the wrong kind: a CoNLL file named .txt)."""
+        return False
+
     @abstractmethod
     def read(self, source: str, options: ReadOptions) -> Iterator[Record | BadRecord]:
         """Yield the source's items in order. Raise :class:`core.errors.DataError` only for

@@ -125,6 +125,10 @@ def load_token_examples(
 
 
 def _adapter_of_kind(source: str, adapters: Registry[DataAdapter], format: str | None, kind: Kind) -> DataAdapter:
+    if format is None:  # the content decides when the name points elsewhere (CoNLL-2003 ships as train.txt)
+        recognised = next((a for a in adapters if a.kind == kind and a.recognises(source)), None)
+        if recognised is not None and not any(a.kind == kind and a.can_read(source) for a in adapters):
+            return recognised
     adapter = resolve_adapter(source, adapters, format)
     if adapter.kind != kind:
         fitting = [a.name for a in adapters if a.kind == kind]
