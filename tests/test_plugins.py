@@ -103,6 +103,10 @@ def test_disable_then_enable_through_the_cli(settings, suite_env: Path):
     assert "recommendation" in (suite_env / "suite.toml").read_text()
     again = Settings()
     assert {p["name"]: p["status"] for p in list_json(make_plugin_manager(again), again)}["recommendation"] == "disabled"
+    missing = runner.invoke(build_app(make_plugin_manager(again), again), ["train", "recommendation"])
+    said = " ".join(missing.output.replace("│", " ").split())  # the message as one line, out of rich's box
+    assert missing.exit_code == 2 and "disabled: recommendation" in said  # not just 'No such command' (#14 item 7)
+    assert "suite plugins enable" in said
     result = runner.invoke(build_app(make_plugin_manager(again), again), ["plugins", "enable", "recommendation"])
     assert result.exit_code == 0, result.output
     final = Settings()

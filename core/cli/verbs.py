@@ -16,6 +16,8 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
+from typer.core import _click as click  # typer's own click: its exceptions are these
 
 from core.app import Suite
 from core.cli import get_suite
@@ -34,11 +36,28 @@ VERB_HELP = {
 KEYWORD = inspect.Parameter.KEYWORD_ONLY
 
 
+class VerbGroup(TyperGroup):
+    """``suite train|evaluate|predict|run|tune``: an unknown scenario names the disabled
+    plugins (one of them may provide it) and how to enable them."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.UsageError as exc:
+            suite = ctx.find_root().obj
+            disabled = list(getattr(getattr(suite, "settings", None), "disable_plugins", []) or [])
+            if not disabled or not args:
+                raise
+            names = ", ".join(disabled)
+            raise click.exceptions.UsageError(f"no scenario '{args[0]}' among the enabled plugins; disabled: {names} "
+                                   f"(enable one with: suite plugins enable NAME)", ctx) from None
+
+
 def register(app: typer.Typer, suite: Suite) -> None:
     scenarios = list(suite.scenarios)
     for verb in VERBS:
         implementing = [s for s in scenarios if verb in s.verbs()]
-        group = typer.Typer(help=VERB_HELP[verb], no_args_is_help=bool(implementing))
+        group = typer.Typer(help=VERB_HELP[verb], no_args_is_help=bool(implementing), cls=VerbGroup)
         for scenario in implementing:
             group.command(scenario.name, help=_help(scenario, verb))(scenario_command(scenario, verb))
         if not implementing:
