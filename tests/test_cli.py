@@ -208,3 +208,14 @@ def test_rows_of_results_print_as_a_table_not_a_dict(settings):
     result = invoke(pm, "predict", "intents", "I lost my card", settings=settings)
     assert result.exit_code == 0, result.output
     assert "{'" not in result.stdout and "card_lost" in result.stdout and "confidence" in result.stdout
+
+
+def test_every_trainable_scenario_offers_the_shared_training_options(builtin_pm, settings):
+    """#14 item 6: --resume was missing from `train customer-service`; one vocabulary for all."""
+    import re
+
+    app = build_app(builtin_pm, settings)
+    for scenario in ("text-classification", "token-classification", "finance-sentiment", "customer-service", "recommendation"):
+        shown = CliRunner().invoke(app, ["train", scenario, "--help"], env={"COLUMNS": "200"}).output
+        flags = set(re.findall(r"--[a-z][a-z-]+", shown))
+        assert {"--resume", "--epochs", "--lr", "--batch-size", "--activate", "--model", "--name"} <= flags, (scenario, flags)

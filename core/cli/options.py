@@ -31,6 +31,7 @@ OnErrorOption = Annotated[
     str, typer.Option("--on-error", help="raise: stop at the first bad line; skip: skip it and write a report.")
 ]
 ReportFile = Annotated[Optional[Path], typer.Option("--error-report", help="Where --on-error skip writes skipped lines.")]
+Resume = Annotated[bool, typer.Option("--resume", help="Continue the last unfinished run of this model from its checkpoint.")]
 ModelOption = Annotated[
     Optional[str], typer.Option("--model", "-m", help="Encoder: HF id, folder or registered name; default: packaged.")
 ]

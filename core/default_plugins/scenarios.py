@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from core.predictor import Predictor
 
 Name = Annotated[Optional[str], typer.Option("--name", help="Registry name of the trained model (default: the scenario).")]
-Resume = Annotated[bool, typer.Option("--resume", help="Continue the last unfinished run of this model from its checkpoint.")]
 Texts = Annotated[Optional[list[str]], typer.Argument(help="Texts to predict (or use --input).")]
 AllScores = Annotated[bool, typer.Option("--verbose-scores", help="Include every label's probability.")]
 
@@ -231,7 +230,7 @@ class TextClassification(ClassificationScenario):
               label_column: opt.LabelColumn = "label", label_map: opt.LabelMap = None,
               multi_label: Annotated[Optional[str], typer.Option("--multi-label", help="Split labels on this separator, e.g. '|'.")] = None,
               encoding: opt.Encoding = "utf-8", on_error: opt.OnErrorOption = "raise", error_report: opt.ReportFile = None,
-              model: opt.ModelOption = None, name: Name = None, resume: Resume = False,
+              model: opt.ModelOption = None, name: Name = None, resume: opt.Resume = False,
               training: TrainConfig = TrainConfig()) -> dict[str, Any]:
         """Fine-tune a text classifier on labelled data and register it."""
         def mapping() -> ColumnMapping:
@@ -334,7 +333,7 @@ class TokenClassification(ClassificationScenario):
 
     def train(self, suite: Suite, train: opt.TrainFile, eval: opt.EvalFile = None, format: opt.Format = None,
               encoding: opt.Encoding = "utf-8", on_error: opt.OnErrorOption = "raise", error_report: opt.ReportFile = None,
-              model: opt.ModelOption = None, name: Name = None, resume: Resume = False,
+              model: opt.ModelOption = None, name: Name = None, resume: opt.Resume = False,
               training: TrainConfig = TAGGING_DEFAULTS) -> dict[str, Any]:
         """Fine-tune a tagger (NER) on CoNLL files and register it."""
         kw = dict(fmt=format, encoding=encoding, on_error=on_error, error_report=error_report)

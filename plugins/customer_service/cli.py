@@ -37,7 +37,7 @@ def feedback(ctx: typer.Context, turn: Annotated[int, typer.Argument(help="Turn 
 
 
 @cs.command("export")
-def export(ctx: typer.Context, out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+def export(ctx: typer.Context, out: Annotated[Path, typer.Option("--output", "--out", "-o", help="CSV file to write.")],
            below: Annotated[Optional[float], typer.Option("--below", help="Low confidence means under this (default: turns the model would not answer).")] = None,
            json_output: JsonFlag = False) -> None:
     """Corrected and low-confidence turns as training data (text,label,...); train with --train-extra."""

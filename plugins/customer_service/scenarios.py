@@ -50,7 +50,7 @@ class CustomerServiceScenario(ClassificationScenario):
               label_map: opt.LabelMap = None, encoding: opt.Encoding = "utf-8", on_error: opt.OnErrorOption = "raise",
               error_report: opt.ReportFile = None, model: opt.ModelOption = None, name: Name = None,
               oos_label: OosLabel = None, target_precision: TargetPrecision = None, oos_share: OosShare = None,
-              training: TrainConfig = CS_DEFAULTS) -> dict[str, Any]:
+              resume: opt.Resume = False, training: TrainConfig = CS_DEFAULTS) -> dict[str, Any]:
         """Fine-tune the intent model (CSV, JSONL or Rasa NLU YAML) and calibrate its out-of-scope threshold."""
         config = service_config(suite.settings)
         oos = (oos_label or config.oos_label).strip()
@@ -78,7 +78,7 @@ class CustomerServiceScenario(ClassificationScenario):
         checked = [ex for ex in held if ex.label in known]
         if not checked:
             raise UsageError(f"{eval or train}: the validation examples have no trained intent", hint="pass --eval FILE with labelled intents")
-        result = self.fit(suite, examples, checked, model=model, name=name, config=training, resume=False, head_options={})
+        result = self.fit(suite, examples, checked, model=model, name=name, config=training, resume=resume, head_options={})
         if "path" not in result:  # another process of a DDP run: rank 0 calibrates
             return result
         calibration = self._calibrate(suite, Path(result["path"]), examples, held, oos, target, share)

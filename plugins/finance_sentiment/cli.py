@@ -200,7 +200,7 @@ def backtest(ctx: typer.Context, source: SourceArg,
 
 @finance.command("plant")
 def plant_surges(ctx: typer.Context, source: SourceArg,
-                 out: Annotated[Path, typer.Option("--out", "-o", help="The feed with the surges planted (JSON Lines).")],
+                 out: Annotated[Path, typer.Option("--output", "--out", "-o", help="The feed with the surges planted (JSON Lines).")],
                  truth: Annotated[Path, typer.Option("--truth", help="Where to write the labelled surges (JSON).")],
                  surges: Annotated[int, typer.Option("--surges", min=1, help="How many surges to plant.")] = 20,
                  key: Annotated[Optional[list[str]], typer.Option("--key", help="Plant into this key (repeatable; default: watched entities and topics, alternating).")] = None,

@@ -70,7 +70,7 @@ class FinanceSentiment(ClassificationScenario):
               label_map: opt.LabelMap = None, encoding: opt.Encoding = "utf-8", on_error: opt.OnErrorOption = "raise",
               error_report: opt.ReportFile = None, model: opt.ModelOption = None,
               name: Annotated[Optional[str], typer.Option("--name", help="Registry name of the model.")] = None,
-              resume: Annotated[bool, typer.Option("--resume", help="Continue the last unfinished run.")] = False,
+              resume: opt.Resume = False,
               training: TrainConfig = FINANCE_DEFAULTS) -> dict[str, Any]:
         """Fine-tune sentiment (negative/neutral/positive) and, with a topic column, topics too."""
         kw = dict(text_column=text_column, label_column=label_column, topic_column=topic_column, label_map=label_map,

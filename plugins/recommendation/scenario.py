@@ -33,7 +33,7 @@ Name = Annotated[Optional[str], typer.Option("--name", help="Registry name of th
 UserOption = Annotated[Optional[str], typer.Option("--user", "-u", help="Recommend for this user.")]
 AllUsers = Annotated[bool, typer.Option("--all-users", help="Recommend for every known user (with --out).")]
 TopK = Annotated[int, typer.Option("-k", "--top", help="How many items to recommend.")]
-OutFile = Annotated[Optional[Path], typer.Option("--out", help="Write one JSON line per user here.")]
+OutFile = Annotated[Optional[Path], typer.Option("--output", "--out", "-o", help="Write one JSON line per user here.")]
 Boost = Annotated[Optional[list[str]], typer.Option("--boost", help="Business rule TAG=WEIGHT: add WEIGHT to the score of items with that tag (repeatable; negative demotes).")]
 CatalogueOverride = Annotated[Optional[str], typer.Option("--items", help="A newer catalogue: new items are embedded now, no retraining.")]
 
@@ -50,7 +50,7 @@ class RecommendationScenario(ClassificationScenario):
     def train(self, suite: Suite, items: ItemsFile, interactions: InteractionsFile, users: UsersFile = None,
               positive: Positive = "purchase,rating>=4", holdout: Holdout = 0.2, targets_per_user: Targets = 8,
               negatives: Negatives = "random,popular,hard", model: opt.ModelOption = None, name: Name = None,
-              training: TrainConfig = RECOMMENDATION_DEFAULTS) -> dict[str, Any]:
+              resume: opt.Resume = False, training: TrainConfig = RECOMMENDATION_DEFAULTS) -> dict[str, Any]:
         """Fine-tune the interest model on liked items against sampled negatives, then fit the ranker."""
         import numpy as np
 
@@ -87,7 +87,7 @@ class RecommendationScenario(ClassificationScenario):
                                                 hard=hard.get(user, ()))]
         typer.echo(f"{len(train_groups)} training groups, {len(valid_groups)} validation groups", err=True)
         result = self.fit(suite, train_groups, valid_groups, model=model, name=name or self.name, config=training,
-                          resume=False, head_options={})
+                          resume=resume, head_options={})
         if "path" not in result:
             return result
         folder = Path(result["path"])
