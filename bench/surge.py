@@ -43,11 +43,11 @@ from bench.phrasebank import read, split
 from core import StreamItem, TextExample
 from core.app import Suite
 from core.settings import load_settings
-from plugins.finance_sentiment.backtest import LabelledSurge, score_backtest
+from plugins.finance_sentiment.backtest import LabelledSurge
 from plugins.finance_sentiment.config import MonitorConfig, Watchlist
 from plugins.finance_sentiment.job import run_monitor
 from plugins.finance_sentiment.monitor import score
-from plugins.finance_sentiment.plant import PlantPlan, ScoredItem, as_record, plant
+from plugins.finance_sentiment.plant import PlantPlan, ScoredItem, plant
 from plugins.finance_sentiment.samples import make_samples
 from plugins.finance_sentiment.surge import item_keys
 from plugins.finance_sentiment.text import normalise

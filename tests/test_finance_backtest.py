@@ -3,7 +3,6 @@ what the model sees of a text (no model needed)."""
 
 from __future__ import annotations
 
-import json
 import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path

@@ -43,7 +43,7 @@ class VerbGroup(TyperGroup):
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         try:
             return super().resolve_command(ctx, args)
-        except click.exceptions.UsageError as exc:
+        except click.exceptions.UsageError:
             suite = ctx.find_root().obj
             disabled = list(getattr(getattr(suite, "settings", None), "disable_plugins", []) or [])
             if not disabled or not args:

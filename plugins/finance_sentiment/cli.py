@@ -4,7 +4,6 @@ surge detector: ``suite finance plant`` (labelled surges into a feed), ``suite f
 from __future__ import annotations
 
 import getpass
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Optional

@@ -7,7 +7,7 @@ read twice (a broker redelivering, a restart before the offset moved) is stored 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -215,10 +215,6 @@ class FinanceStore:
             return [dict(r) for r in s.execute(query).mappings()]
 
     # -- alerts ------------------------------------------------------------------------------
-    def record_alert(self, alert: dict[str, Any], event: str, sinks: Iterable[str], payload: dict[str, Any]) -> bool:
-        """Record one alert event on its own (see :meth:`commit_batch` for a batch's)."""
-        return self.store.write(lambda s: self._record(s, AlertEvent(alert, event, tuple(sinks), payload), utcnow()))
-
     def _record(self, s: Session, event: AlertEvent, now: datetime) -> bool:
         """Upsert the alert and queue ``event`` for each sink (unless silenced or, for an update,
         acknowledged). Returns whether anything was queued. The event of an alert never fired
