@@ -29,6 +29,16 @@ def test_version_and_help(builtin_pm):
         assert command in help_.stdout
 
 
+def test_help_never_cuts_an_option_name_at_80_columns(builtin_pm, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    for verb, scenario in (("train", "customer-service"), ("train", "recommendation"), ("run", "finance-monitor")):
+        help_ = invoke(builtin_pm, verb, scenario, "--help")
+        assert help_.exit_code == 0, help_.output
+        assert "…" not in help_.stdout and max(map(len, help_.stdout.splitlines())) <= 80
+    assert "--target-precision" in invoke(builtin_pm, "train", "customer-service", "--help").stdout
+    assert "--targets-per-user" in invoke(builtin_pm, "train", "recommendation", "--help").stdout
+
+
 def test_doctor_json_reports_every_check(builtin_pm):
     result = invoke(builtin_pm, "doctor", "--json")
     assert result.exit_code == 0, result.output

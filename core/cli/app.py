@@ -41,6 +41,9 @@ def build_app(pm: SuitePluginManager, settings: Settings | None = None) -> typer
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
         add_completion=False,
+        # Plain click help: it wraps the help text and never cuts an option's name, where
+        # rich's table shrinks every column at 80 columns ("--target-precis…").
+        rich_markup_mode=None,
     )
 
     @app.callback()

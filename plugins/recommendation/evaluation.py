@@ -65,6 +65,26 @@ class Setup:
         """Catalogue items with no interaction at all in training."""
         return np.array([i for i, item in enumerate(self.item_ids) if item not in self.behaviour.item_times], dtype=np.int64)
 
+    def cold_relevant(self) -> list[list[int]]:
+        """Each user's held-out likes among the cold items, as positions in :meth:`cold_columns`."""
+        position = {int(c): n for n, c in enumerate(self.cold_columns())}
+        return [[position[c] for c in rel if c in position] for rel in self.relevant]
+
+    def cold_start_note(self) -> str | None:
+        """Why cold-start HitRate@10 is not reported for this split, or None when it is."""
+        return cold_start_measurable(len(self.cold_columns()), sum(1 for rel in self.cold_relevant() if rel))
+
+
+MIN_COLD_ITEMS = 20  # HitRate@10 among 10 or fewer items is 1.0 for any ranking; twice that to mean something
+MIN_COLD_USERS = 10  # users with a held-out like among the cold items
+
+
+def cold_start_measurable(cold_items: int, cold_users: int) -> str | None:
+    if cold_items < MIN_COLD_ITEMS or cold_users < MIN_COLD_USERS:
+        return (f"cold_hitrate@10 not reported: {cold_items} cold item(s) and {cold_users} user(s) with a held-out "
+                f"like among them (needs {MIN_COLD_ITEMS} items and {MIN_COLD_USERS} users to mean something)")
+    return None
+
 
 def popularity(setup: Setup) -> np.ndarray:
     return np.broadcast_to(setup.signals.popularity, (len(setup.users), len(setup.item_ids)))
@@ -103,16 +123,16 @@ def embedding_scorer(embed: Callable[[Sequence[str]], np.ndarray]) -> Scorer:
 
 def evaluate_methods(setup: Setup, methods: dict[str, Scorer], *, seed: int = 0,
                      progress: Callable[[str], None] = lambda name: None) -> dict[str, dict[str, float]]:
-    """Each method's metrics over the whole catalogue, and HitRate@10 among the cold items."""
-    cold = setup.cold_columns()
-    position = {int(c): n for n, c in enumerate(cold)}
-    cold_relevant = [[position[c] for c in rel if c in position] for rel in setup.relevant]
+    """Each method's metrics over the whole catalogue, and HitRate@10 among the cold items
+    where that means something (:meth:`Setup.cold_start_note`)."""
+    cold, cold_relevant = setup.cold_columns(), setup.cold_relevant()
+    measurable = setup.cold_start_note() is None
     table: dict[str, dict[str, float]] = {}
     for name, method in methods.items():
         progress(name)
         scores = np.asarray(method(setup), dtype=np.float32)
         table[name] = rank_metrics(scores, setup.relevant, setup.excluded, seed=seed)
-        if len(cold) and any(cold_relevant):
+        if measurable:
             cold_scores = scores[:, cold]
             outcome = rank_metrics(cold_scores, cold_relevant, [[] for _ in cold_relevant], seed=seed)
             table[name]["cold_hitrate@10"] = outcome["hitrate@10"]
@@ -126,4 +146,10 @@ def score_users(recommender: Recommender, setup: Any, *, blended: bool) -> np.nd
     vectors = recommender.embed(setup.user_texts())
     if not blended:
         return np.stack([recommender.interest(v, columns) for v in vectors])
-    return recommender.blend(feature_matrices(recommender, vectors, setup.liked_columns(), columns), columns)
+    liked = setup.liked_columns()
+    features = feature_matrices(recommender, vectors, liked, columns)
+    scores = recommender.blend(features, columns)
+    newcomers = [row for row, cols in enumerate(liked) if not cols]
+    if newcomers:  # ranked as recommend() ranks them: by the text model alone
+        scores[newcomers] = features["interest"][newcomers]
+    return scores

@@ -228,10 +228,13 @@ class Recommender:
         recent = list(liked)[-CENTROID_ITEMS:]
         return self.vectors[recent].mean(axis=0) if recent else np.zeros(self.vectors.shape[1], np.float32)
 
-    def blend(self, features: dict[str, np.ndarray], columns: np.ndarray) -> np.ndarray:
+    def blend(self, features: dict[str, np.ndarray], columns: np.ndarray, *, history: bool = True) -> np.ndarray:
         """The ranker's score. Items nobody has interacted with yet (new ones) get the average
-        behavioural features, so they compete on interest alone instead of ranking last."""
-        if self.ranker is None:
+        behavioural features, so they compete on interest alone instead of ranking last. A user
+        with no ``history`` is ranked by the text model alone: the ranker's weights were learnt
+        on users with likes, and may give the interest score so little weight that every
+        newcomer would get the same popular list whatever their profile says."""
+        if self.ranker is None or not history:
             return features["interest"]
         cold = (self.signals.popularity[columns] == 0) & (self.signals.last_seen[columns] == 0)
         if cold.any():
@@ -275,7 +278,7 @@ class Recommender:
         if not len(columns):
             return []
         interest = self.interest(user_vector, columns)
-        scores = self.blend(self.features(interest, known_liked, columns), columns)
+        scores = self.blend(self.features(interest, known_liked, columns), columns, history=bool(known_liked))
         if boost:
             scores = scores + self.tag_boost(columns, boost)
         top = np.argsort(-scores)[:k]

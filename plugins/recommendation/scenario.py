@@ -142,6 +142,8 @@ class RecommendationScenario(ClassificationScenario):
         report = {"model": model or self.name, "users": len(setup.users), "items": len(catalogue),
                   "cold_items": int(len(setup.cold_columns())), "holdout": state["holdout"],
                   "positive": state["positive"], "methods": table, **summary}
+        if note := setup.cold_start_note():
+            report["cold_start_note"] = note
         run_id = suite.store.start_run(self.name, {"verb": "evaluate", "model": model or self.name, "interactions": interactions})
         suite.store.finish_run(run_id, "completed", metrics={"ndcg@10": ours, **summary})
         return report | {"run_id": run_id}
@@ -235,7 +237,10 @@ def render_table(report: dict[str, Any]) -> str:
              f"holdout {report['holdout']:.0%} latest per user; likes: {report['positive']}",
              "method".ljust(width) + "".join(c.rjust(16) for c in columns)]
     for name, metrics in report["methods"].items():
-        lines.append(name.ljust(width) + "".join(f"{metrics.get(c, float('nan')):16.4f}" for c in columns))
+        lines.append(name.ljust(width) + "".join(f"{metrics[c]:16.4f}" if c in metrics else "n/a".rjust(16)
+                                                 for c in columns))
     if report.get("ranker_vs_best_non_text") is not None:
         lines.append(f"ranker vs best non-text baseline (nDCG@10): {report['ranker_vs_best_non_text']:+.1%}")
+    if report.get("cold_start_note"):
+        lines.append(report["cold_start_note"])
     return "\n".join(lines)
