@@ -133,19 +133,18 @@ class Predictor:
         return outputs, rows  # type: ignore[return-value]
 
     def explain(self, example: Any, top_k: int = 5) -> list[dict[str, Any]]:
-        """The words that drove the predicted label, by occlusion: how much the label's
-        probability drops when each word is left out (one batched pass over all variants)."""
+        """The words that drove the predicted label (:func:`core.explain.occlusion`): how much
+        the label's probability drops when each word is left out, all variants in one batch."""
         from dataclasses import replace
 
-        words = example.text.split()
+        from core.explain import occlusion
+
         base = self.predict([example])[0]
         label = base.get("label")
-        if label is None or len(words) < 2:
+        if label is None:  # multi-label and token heads explain differently (not yet)
             return []
-        variants = [replace(example, text=" ".join(words[:i] + words[i + 1 :]), label=None) for i in range(len(words))]
-        drops = [base["score"] - p["scores"][label] for p in self.predict(variants)]
-        ranked = sorted(range(len(words)), key=lambda i: -drops[i])[:top_k]
-        return [{"token": words[i], "position": i, "weight": round(drops[i], 4)} for i in ranked]
+        return occlusion(example.text, lambda texts: [p["scores"][label] for p in self.predict(
+            [replace(example, text=t, label=None) for t in texts])], top_k=top_k, base=base["score"])
 
     def predict(self, examples: Sequence[Any]) -> list[dict[str, Any]]:
         outputs, rows = self.logits(examples)

@@ -56,6 +56,7 @@ __all__ = [
     "ConformanceReport",
     "IsolatedSuite",
     "RoundTrip",
+    "check_explanation",
     "check_plugin",
     "conformance_report",
     "hook_reference_markdown",
@@ -111,6 +112,23 @@ def suite_with_plugin(suite_env: Path) -> Iterator[Callable[..., IsolatedSuite]]
     yield make
     for suite in made:
         suite.close()
+
+
+def check_explanation(text: str, explanation: Any) -> None:
+    """Fails unless ``explanation`` has the shape every ``--explain`` and ``"explain": true``
+    returns: a list of ``{word, start, end, weight}``, each span of ``text`` being its word,
+    weights positive and largest first, no stop word or punctuation among them."""
+    from core.explain import is_reason, words
+
+    assert isinstance(explanation, list), f"explanation is {type(explanation).__name__}, not a list"
+    spans = {(w.start, w.end) for w in words(text)}
+    for entry in explanation:
+        assert set(entry) == {"word", "start", "end", "weight"}, f"explanation entry {entry}: wrong keys"
+        assert text[entry["start"]:entry["end"]] == entry["word"], f"{entry} is not a span of {text!r}"
+        assert (entry["start"], entry["end"]) in spans and is_reason(entry["word"]), f"{entry}: not a reason word"
+        assert entry["weight"] > 0, f"{entry}: weight must be positive"
+    weights = [entry["weight"] for entry in explanation]
+    assert weights == sorted(weights, reverse=True), "explanation not ordered by weight"
 
 
 def make_tiny_model(target: Path) -> Path:

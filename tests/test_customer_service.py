@@ -18,6 +18,7 @@ from core import DataError, ReadOptions
 from core.cli.app import build_app
 from core.plugins import make_plugin_manager
 from core.settings import Settings
+from core.testing import check_explanation
 from plugins.customer_service.adapters import RasaNluAdapter
 from plugins.customer_service.answers import AnswerBook
 from plugins.customer_service.calibration import choose_threshold, decide, fit_temperature, nll
@@ -345,6 +346,9 @@ def test_evaluate_reports_in_scope_accuracy_and_oos_precision_recall(trained: tu
     assert predicted.exit_code == 0, predicted.output
     rows = json.loads(predicted.stdout)["predictions"]
     assert [(r["intent"], r["answer"]) for r in rows] == [("card_lost", True), ("oos", False)]
+    explained = invoke("predict", "customer-service", TEMPLATE, "--model", str(model), "--explain", "--json")
+    assert explained.exit_code == 0, explained.output
+    check_explanation(TEMPLATE, json.loads(explained.stdout)["predictions"][0]["explanation"])
 
 
 def test_a_weak_model_is_helped_by_the_nearest_training_texts(tiny_model: Path, tmp_path: Path) -> None:
@@ -407,6 +411,9 @@ def test_http_reply_feedback_and_bad_input(trained: tuple[Path, Path, Path]) -> 
     assert ok.status_code == 200, ok.text
     body = ok.json()
     assert body["route"] == "template" and body["intent"] == "card_lost" and 0 < body["confidence"] <= 1
+    explained = client.post(url, json={"text": TEMPLATE, "explain": True}).json()
+    check_explanation(TEMPLATE, explained["explanation"])  # the CLI's shape (--explain)
+    assert explained["explanation"] and body.get("explanation") is None
     again = client.post(url, json={"text": "hello", "session_id": body["session_id"], "language": "de",
                                    "slots": {"customer_name": "Ada"}}).json()
     assert again["session_id"] == body["session_id"] and again["reply"].startswith("Hallo Ada")

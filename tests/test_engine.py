@@ -95,7 +95,7 @@ def test_text_classification_train_evaluate_predict(builtin_pm, tiny_model: Path
                     "--explain", "--precision", "int8", "--json")
     assert explained.exit_code == 0, explained.output
     explanation = json.loads(explained.stdout)["predictions"][0]["explanation"]
-    assert {e["token"] for e in explanation} <= set("my card was declined again".split())
+    assert {e["word"] for e in explanation} <= set("my card was declined again".split())
     assert explanation == sorted(explanation, key=lambda e: -e["weight"])
 
 

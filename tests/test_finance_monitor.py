@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from core import Suite
 from core.cli.app import build_app
+from core.explain import words
 from core.sources import open_source
 from plugins.finance_sentiment.config import MonitorConfig
 from plugins.finance_sentiment.job import report_data
@@ -39,7 +40,8 @@ class KeywordScorer:
         return out
 
     def explain(self, example: Any, top_k: int = 5) -> list[dict[str, Any]]:
-        return [{"token": w, "position": i, "weight": 0.5} for i, w in enumerate(example.text.split()) if w.lower().strip(",.") in BAD_WORDS]
+        return [{"word": w.text, "start": w.start, "end": w.end, "weight": 0.5}
+                for w in words(example.text) if w.text.lower() in BAD_WORDS]
 
 
 def feed(path: Path, *, surge: bool = True, extra: list[str] = ()) -> Path:
@@ -89,7 +91,7 @@ def test_items_are_stored_once_and_the_surge_alerts_with_evidence(suite: Suite, 
     fired = [a for a in store.list_alerts() if a["key"] == "entity:Northwind Bank"]
     assert len(fired) == 1
     evidence = fired[0]["evidence"]
-    assert evidence["negative"] >= 5 and evidence["items"][0]["words"] == ["default,"]  # the driving words
+    assert evidence["negative"] >= 5 and evidence["items"][0]["words"] == ["default"]  # the driving words, not "default,"
     sent = [e for e in stats.events if e.alert_id == fired[0]["id"]]  # the fire, and a raised severity
     assert sent[0].kind == "fire" and fired[0]["deliveries"] == {"delivered": len(sent)}
     delivered = [json.loads(line) for line in Path("alerts.jsonl").read_text().splitlines()]

@@ -16,6 +16,7 @@ from core.cli.app import build_app
 from core.errors import DataError, UsageError
 from core.plugins import make_plugin_manager
 from core.settings import Settings
+from core.testing import check_explanation
 from plugins.recommendation.data import Interaction, PositiveRule, load_interactions, load_items, temporal_split
 from plugins.recommendation.metrics import rank_metrics
 from plugins.recommendation.signals import Signals
@@ -195,6 +196,10 @@ def test_run_for_a_user_explains_and_skips_what_they_already_touched(trained: Pa
         assert [r["because"] for r in newcomers[user]] == ["matches your profile"] * 3
         assert [r["score"] for r in newcomers[user]] == [r["interest"] for r in newcomers[user]]
     assert [r["score"] for r in newcomers["u25"]] != [r["score"] for r in newcomers["u26"]]
+    explained = invoke("run", "recommendation", "--user", "u26", "-k", "2", "--explain", "--json", home=trained)
+    assert explained.exit_code == 0, explained.output
+    for rec in json.loads(explained.stdout)["recommendations"]:
+        check_explanation(item_texts()[rec["item"]], rec["explanation"])  # spans of the item's text
     boosted = invoke("run", "recommendation", "--user", "u03", "-k", "3", "--boost", "crime=50", "--json", home=trained)
     assert boosted.exit_code == 0, boosted.output
     assert all(r["item"] >= "B081" for r in json.loads(boosted.stdout)["recommendations"])  # the crime shelf
@@ -224,6 +229,11 @@ def test_a_new_item_is_embedded_and_ranked_without_retraining(trained: Path, tmp
     assert "B101" in recs, recs  # the new gardening book, for the gardener
 
 
+def item_texts() -> dict[str, str]:
+    with (SAMPLES / "items.csv").open(encoding="utf-8") as handle:
+        return {row["id"]: row["text"] for row in csv.DictReader(handle)}
+
+
 def test_http_routes_answer_known_users_histories_and_404s(trained: Path) -> None:
     from fastapi.testclient import TestClient
 
@@ -240,6 +250,9 @@ def test_http_routes_answer_known_users_histories_and_404s(trained: Path) -> Non
         assert adhoc.status_code == 200 and len(adhoc.json()["recommendations"]) == 3
         profile = client.post("/v1/recommendation", json={"profile": "I love detective stories", "k": 2})
         assert profile.status_code == 200 and profile.json()["recommendations"][0]["because"] == "matches your profile"
+        explained = client.post("/v1/recommendation", json={"profile": "I love detective stories", "k": 2, "explain": True})
+        for rec in explained.json()["recommendations"]:
+            check_explanation(item_texts()[rec["item"]], rec["explanation"])  # the CLI's shape
         unknown_item = client.post("/v1/recommendation", json={"liked": ["B999"]})
         assert unknown_item.status_code == 404 and "unknown item 'B999'" in unknown_item.json()["error"]
         assert client.post("/v1/recommendation", json={}).status_code == 422

@@ -31,6 +31,7 @@ from core.cli.app import build_app
 from core.plugins import make_plugin_manager
 from core.settings import Settings
 from core.store import Store
+from core.testing import check_explanation
 
 REPO = Path(__file__).resolve().parents[1]
 POSITIVE = ["the refund arrived quickly", "thanks for the fast help", "great app and kind staff",
@@ -172,6 +173,9 @@ def test_predict_and_metrics(server: Server, key: str):
     assert all(p["label"] in {"happy", "unhappy"} and 0 <= p["score"] <= 1 for p in body["predictions"])
     scored = httpx.post(server.url + PREDICT, json={"texts": TEXTS[:1], "scores": True}, headers=bearer(key)).json()
     assert set(scored["predictions"][0]["scores"]) == {"happy", "unhappy"}
+    explained = httpx.post(server.url + PREDICT, json={"texts": TEXTS[:2], "explain": True}, headers=bearer(key)).json()
+    for text, prediction in zip(TEXTS[:2], explained["predictions"]):
+        check_explanation(text, prediction["explanation"])  # the shape of the CLI's --explain
 
     metrics = httpx.get(server.url + "/metrics")
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")

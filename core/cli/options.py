@@ -36,6 +36,8 @@ ModelOption = Annotated[
     Optional[str], typer.Option("--model", "-m", help="Encoder: HF id, folder or registered name; default: packaged.")
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+ExplainFlag = Annotated[bool, typer.Option(
+    "--explain", help="Add the words that drove each decision: [{word, start, end, weight}].")]
 
 
 def column_mapping(

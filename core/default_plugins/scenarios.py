@@ -265,7 +265,7 @@ class TextClassification(ClassificationScenario):
     def predict(self, suite: Suite, texts: Texts = None, input: opt.InputFile = None, model: opt.ModelOption = None,
                 format: opt.Format = None, text_column: opt.TextColumn = "text", encoding: opt.Encoding = "utf-8",
                 verbose_scores: AllScores = False,
-                explain: Annotated[bool, typer.Option("--explain", help="Add the words that drove each prediction.")] = False,
+                explain: opt.ExplainFlag = False,
                 precision: Annotated[str, typer.Option("--precision", help="auto, bf16, fp32 or int8.")] = "auto",
                 ) -> dict[str, Any]:
         """Label texts given as arguments or read from --input."""

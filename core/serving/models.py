@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.data.types import TextExample
 from core.errors import ModelNotFoundError, SuiteError
+from core.explain import occlusion_variants, ranked_words
 from core.serving.batching import BatcherClosed, MicroBatcher
 
 if TYPE_CHECKING:
@@ -79,18 +80,32 @@ class ModelCache:
         model = self._models.get(name)
         return model if model is not None else await self._load_once(name)
 
-    async def predict(self, name: str, texts: Sequence[str]) -> tuple[int, list[dict[str, Any]]]:
+    async def predict(self, name: str, texts: Sequence[str], *, explain: bool = False) -> tuple[int, list[dict[str, Any]]]:
         """``(version, predictions)`` through the model's micro-batcher; retried on the new
-        version when a hot swap closed the old one between lookup and submit."""
+        version when a hot swap closed the old one between lookup and submit. ``explain``
+        adds each single-label prediction's words (occlusion; the variants share the batcher)."""
         examples = [TextExample(text) for text in texts]
         while True:
             model = await self.get(name)
             try:
-                return model.version, await model.batcher.submit(examples)
+                predictions = await model.batcher.submit(examples)
+                if explain:
+                    for text, prediction in zip(texts, predictions):
+                        prediction["explanation"] = await self._explain(model, text, prediction)
+                return model.version, predictions
             except BatcherClosed:
                 if self._closed or self._models.get(name) is model:
                     raise
                 continue  # swapped meanwhile: the new version takes it
+
+    @staticmethod
+    async def _explain(model: LoadedModel, text: str, prediction: dict[str, Any]) -> list[dict[str, Any]]:
+        label = prediction.get("label")
+        candidates, variants = occlusion_variants(text)
+        if label is None or not candidates:
+            return []
+        scored = await model.batcher.submit([TextExample(v) for v in variants])
+        return ranked_words(candidates, [prediction["score"] - p["scores"][label] for p in scored], top_k=5)
 
     # -- loading -------------------------------------------------------------------------
 

@@ -92,7 +92,7 @@ def model_routes(state: ServingState) -> APIRouter:
                  description="Concurrent requests are micro-batched into one forward pass.",
                  responses=error_responses(400, *([401] if state.auth else []), 404, 413, 422, 503))
     async def predict(name: ModelName, request: PredictRequest) -> JSONResponse:
-        version, predictions = await _predict(state.models, name, request.texts)
+        version, predictions = await _predict(state.models, name, request.texts, explain=request.explain)
         if not request.scores:
             predictions = [{k: v for k, v in p.items() if k != "scores"} for p in predictions]
         return JSONResponse({"model": name, "version": version, "predictions": predictions})
@@ -100,10 +100,11 @@ def model_routes(state: ServingState) -> APIRouter:
     return router
 
 
-async def _predict(models: ModelCache, name: str, texts: list[str]) -> tuple[int, list[dict[str, Any]]]:
+async def _predict(models: ModelCache, name: str, texts: list[str], *,
+                   explain: bool = False) -> tuple[int, list[dict[str, Any]]]:
     """Predictions, with the registry's and batcher's errors as HTTP answers."""
     try:
-        return await models.predict(name, texts)
+        return await models.predict(name, texts, explain=explain)
     except UnknownNameError as exc:
         raise HTTPException(404, detail=str(exc)) from None
     except NotServableError as exc:

@@ -90,6 +90,16 @@ class PredictRequest(BaseModel):
     texts: list[Text] = Field(min_length=1, max_length=MAX_TEXTS,
                               description=f"1 to {MAX_TEXTS} texts, each at most {MAX_TEXT_CHARS:,} characters.")
     scores: bool = Field(default=False, description="Also return every label's probability.")
+    explain: bool = Field(default=False, description="Also return the words behind each single-label prediction.")
+
+
+class Explanation(BaseModel):
+    """One word behind a decision: the same shape from the CLI's --explain and every route."""
+
+    word: str
+    start: int = Field(description="Character offset of the word in the text.")
+    end: int
+    weight: float = Field(description="How much the decision's probability drops without the word.")
 
 
 class Prediction(BaseModel):
@@ -100,6 +110,7 @@ class Prediction(BaseModel):
     score: float | None = Field(default=None, description="Its probability.")
     labels: list[str] | None = Field(default=None, description="Multi-label models: labels with p >= 0.5.")
     scores: dict[str, float] | None = Field(default=None, description="Every label's probability (scores=true).")
+    explanation: list[Explanation] | None = Field(default=None, description="The words behind the label (explain=true).")
 
 
 class PredictResponse(BaseModel):

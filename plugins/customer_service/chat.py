@@ -100,7 +100,7 @@ def _command(service: CustomerService, text: str, last: Reply | None) -> str:
     return HELP
 
 
-def batch(service: CustomerService, messages: list[tuple[int | None, str]], *, session_id: str | None,
+def batch(service: CustomerService, messages: list[tuple[int | None, str]], *, session_id: str | None, explain: bool = False,
           language: str | None, output: Path | None) -> None:
     """Reply to every message in one session; JSON Lines to ``output`` (or stdout), a summary to stderr."""
     routes: Counter[str] = Counter()
@@ -111,7 +111,7 @@ def batch(service: CustomerService, messages: list[tuple[int | None, str]], *, s
         raise UsageError(f"--output {output}: {exc.strerror or exc}") from None
     try:
         for line, text in messages:
-            reply = service.reply(text, session_id, channel="batch", language=language)
+            reply = service.reply(text, session_id, channel="batch", language=language, explain=explain)
             session_id = reply.session_id
             routes[reply.route] += 1
             row: dict[str, Any] = {"line": line, "text": text, **reply.as_dict()}

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from core import ModelNotFoundError, TextExample
+from core.explain import occlusion
 from plugins.customer_service.calibration import Calibration, IntentDecision, decide, nearest_in_scope
 from plugins.customer_service.encoder import SentenceEncoder
 from plugins.customer_service.familiarity import INDEX_FILE, FamiliarityIndex
@@ -94,3 +95,10 @@ class IntentModel:
 
     def explain(self, decision: IntentDecision) -> str:
         return decision.explain(self.threshold, self.margin)
+
+    def explain_words(self, text: str, intent: str | None, top_k: int = 5) -> list[dict[str, Any]]:
+        """The words behind ``intent``: how much its calibrated probability drops without each."""
+        if intent is None or intent not in self.labels:
+            return []
+        column = self.labels.index(intent)
+        return occlusion(text, lambda texts: self.probabilities(texts)[:, column].tolist(), top_k=top_k)

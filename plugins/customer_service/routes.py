@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 
 from core import CleanStr, SuiteError, UnknownNameError, UsageError
+from core.serving.schemas import Explanation
 from plugins.customer_service.config import MAX_TEXT_BYTES, service_config
 from plugins.customer_service.service import MAX_SESSION_CHARS, CustomerService
 from plugins.customer_service.store import MAX_INTENT_CHARS, ConversationLog
@@ -36,6 +37,7 @@ class ReplyRequest(BaseModel):
     language: Optional[Short] = Field(None, description="Answer language, e.g. en or de (default: configured).")
     slots: Optional[dict[Short, Annotated[CleanStr, StringConstraints(max_length=1000)]]] = Field(
         None, description="Values for the answer templates' slots, e.g. customer_name.")
+    explain: bool = Field(False, description="Also return the words behind the intent: [{word, start, end, weight}].")
 
     @field_validator("text")
     @classmethod
@@ -60,6 +62,7 @@ class ReplyResponse(BaseModel):
     match: Optional[dict[str, Any]] = Field(description="The knowledge-base entry used: title, ref, similarity.")
     latency_ms: float
     language: Optional[str]
+    explanation: Optional[list[Explanation]] = Field(None, description="With explain=true: the words behind the intent.")
 
 
 class FeedbackRequest(BaseModel):
@@ -103,7 +106,8 @@ def build_router(suite: Suite) -> APIRouter:
         service = lazy.get()
         if len(body.text.encode("utf-8", "surrogatepass")) > service.config.max_text_bytes:
             raise HTTPException(413, detail=f"text is over the configured limit of {service.config.max_text_bytes:,} bytes")
-        answer = service.reply(body.text, body.session_id, channel="http", language=body.language, slots=body.slots)
+        answer = service.reply(body.text, body.session_id, channel="http", language=body.language, slots=body.slots,
+                               explain=body.explain)
         return ReplyResponse(**answer.as_dict())
 
     @router.post("/feedback", response_model=FeedbackResponse, summary="Correct the intent of a logged turn")

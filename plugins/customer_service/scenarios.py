@@ -158,7 +158,7 @@ class CustomerServiceScenario(ClassificationScenario):
     # -- predict -------------------------------------------------------------------------
     def predict(self, suite: Suite, texts: Texts = None, input: opt.InputFile = None, model: opt.ModelOption = None,
                 format: opt.Format = None, text_column: opt.TextColumn = "text", encoding: opt.Encoding = "utf-8",
-                threshold: Threshold = None) -> dict[str, Any]:
+                threshold: Threshold = None, explain: opt.ExplainFlag = False) -> dict[str, Any]:
         """Intent, calibrated confidence and whether the assistant would answer, for each text."""
         examples = [TextExample(t) for t in texts or []]
         if input:
@@ -171,7 +171,8 @@ class CustomerServiceScenario(ClassificationScenario):
         for ex, d in zip(examples, intents.classify([ex.text for ex in examples])):
             rows.append({"text": ex.text, "intent": d.intent, "confidence": round(d.confidence, 4), "answer": d.accepted,
                          "reason": d.reason, "runner_up": d.runner_up, "runner_up_confidence": round(d.runner_up_confidence, 4),
-                         **({} if d.familiarity is None else {"familiarity": round(d.familiarity, 4)})})
+                         **({} if d.familiarity is None else {"familiarity": round(d.familiarity, 4)}),
+                         **({"explanation": intents.explain_words(ex.text, d.intent)} if explain else {})})
         return {"predictions": rows}
 
     # -- run -----------------------------------------------------------------------------
@@ -181,6 +182,7 @@ class CustomerServiceScenario(ClassificationScenario):
             model: opt.ModelOption = None, threshold: Threshold = None,
             session: Annotated[Optional[str], typer.Option("--session", help="Continue this session id (default: a new one).")] = None,
             language: Annotated[Optional[str], typer.Option("--language", help="Answer language (default: config, en).")] = None,
+            explain: opt.ExplainFlag = False,
             ) -> dict[str, Any] | None:
         """Chat with the assistant in the terminal, or reply to every message of --input (JSON Lines out)."""
         from plugins.customer_service import chat
@@ -193,7 +195,7 @@ class CustomerServiceScenario(ClassificationScenario):
         if messages is None:
             chat.chat(service, session_id=session, language=language, stdin=sys.stdin, stdout=sys.stdout)
             return None
-        return chat.batch(service, messages, session_id=session, language=language, output=output)
+        return chat.batch(service, messages, session_id=session, language=language, output=output, explain=explain)
 
     def _messages(self, suite: Suite, source: str, fmt: str | None, text_column: str, encoding: str,
                   config: ServiceConfig) -> list[tuple[int | None, str]]:

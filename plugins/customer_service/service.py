@@ -49,9 +49,12 @@ class Reply:
     match: dict[str, Any] | None = None
     latency_ms: float = 0.0
     language: str | None = None
+    explanation: list[dict[str, Any]] | None = None  # the words behind the intent, when asked for
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        if self.explanation is None:
+            out.pop("explanation")
         out["confidence"] = None if self.confidence is None else round(self.confidence, 4)
         out["latency_ms"] = round(self.latency_ms, 2)
         return out
@@ -123,7 +126,7 @@ class CustomerService:
         return Plan("escalation", reasons, ticket_reason="; ".join(reasons), hits=hits)
 
     def reply(self, text: str, session_id: str | None = None, *, channel: str = "cli", language: str | None = None,
-              slots: Mapping[str, object] | None = None) -> Reply:
+              slots: Mapping[str, object] | None = None, explain: bool = False) -> Reply:
         session = check_session(session_id) if session_id else uuid.uuid4().hex[:16]
         with self._models:
             started = time.perf_counter()
@@ -132,6 +135,7 @@ class CustomerService:
             shared = vectors is not None and self.retriever is not None and self.intents.encoder is self.retriever.encoder
             plan = self.plan(text, decision, vectors[0] if shared else None)
             latency = (time.perf_counter() - started) * 1000
+            words = self.intents.explain_words(text, decision.intent) if explain else None
         asked = language or self.config.language
         answer_templates = plan.templates if plan.templates is not None else (
             self.answers.escalation if plan.route == "escalation" else None)
@@ -156,7 +160,7 @@ class CustomerService:
             answer = render(None)
         match = plan.hit.as_dict() if plan.hit else None
         return Reply(answer, plan.route, decision.intent, decision.confidence, plan.why, session, turn_id, ticket_id,
-                     match, latency, language)
+                     match, latency, language, words)
 
     def _render(self, plan: Plan, language: str, values: dict[str, object]) -> str:
         parts = []

@@ -367,7 +367,7 @@ class Monitor:
 
     def _explained(self, item: dict[str, Any]) -> dict[str, Any]:
         words = self.scorer.explain(TextExample(normalise(item["text"])), top_k=5)
-        return item | {"words": [w["token"] for w in words if w["weight"] > 0]}
+        return item | {"words": [w["word"] for w in words if w["weight"] > 0]}
 
     def deliver_pending(self, final: bool = False) -> None:
         """Try each pending delivery whose backoff has passed; failures stay pending."""

@@ -103,7 +103,7 @@ class FinanceSentiment(ClassificationScenario):
 
     def predict(self, suite: Suite, texts: Texts = None, input: opt.InputFile = None, model: opt.ModelOption = None,
                 format: opt.Format = None, text_column: opt.TextColumn = "text", encoding: opt.Encoding = "utf-8",
-                explain: Annotated[bool, typer.Option("--explain", help="Add the words that drove each sentiment.")] = False,
+                explain: opt.ExplainFlag = False,
                 ) -> dict[str, Any]:
         """Sentiment, topic and watched entities of texts given as arguments or read from --input."""
         if not texts and not input:

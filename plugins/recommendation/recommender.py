@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core import TextExample, UnknownNameError, UsageError
+from core.explain import occlusion_variants, ranked_words
 from plugins.recommendation.data import Interaction, Item, PositiveRule, positive_histories
 from plugins.recommendation.signals import Signals
 from plugins.recommendation.texts import user_text
@@ -131,10 +132,12 @@ class Recommendation:
     score: float
     interest: float
     because: str
+    explanation: list[dict[str, Any]] | None = None  # words of the item's text behind its interest score
 
     def as_dict(self) -> dict[str, Any]:
-        return {"item": self.item.id, "title": self.item.title, "score": round(self.score, 4),
-                "interest": round(self.interest, 4), "because": self.because}
+        out = {"item": self.item.id, "title": self.item.title, "score": round(self.score, 4),
+               "interest": round(self.interest, 4), "because": self.because}
+        return out if self.explanation is None else out | {"explanation": self.explanation}
 
 
 class Recommender:
@@ -209,11 +212,13 @@ class Recommender:
         outputs, _ = self.predictor.logits([TextExample(text=t or ".") for t in texts])
         return np.stack(outputs).astype(np.float32) if len(outputs) else np.zeros((0, self.vectors.shape[1]), np.float32)
 
-    def interest(self, user_vector: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
-        """The interest model's logits of one user against catalogue columns (all by default)."""
+    def interest(self, user_vector: np.ndarray, columns: np.ndarray | None = None, *,
+                 vectors: np.ndarray | None = None) -> np.ndarray:
+        """The interest model's logits of one user against catalogue columns (all by default),
+        or against item ``vectors`` given directly."""
         import torch
 
-        items = self.vectors if columns is None else self.vectors[columns]
+        items = vectors if vectors is not None else self.vectors if columns is None else self.vectors[columns]
         with torch.inference_mode():
             return self.predictor.model.interact(torch.from_numpy(user_vector)[None, :], torch.from_numpy(items)).numpy()
 
@@ -249,11 +254,13 @@ class Recommender:
         return self.behaviour.liked.get(user, [])
 
     def recommend(self, *, liked: Sequence[str], profile: str = "", k: int = 10, exclude: Iterable[str] = (),
-                  candidates: Sequence[str] | None = None, boost: Mapping[str, float] | None = None) -> list[Recommendation]:
+                  candidates: Sequence[str] | None = None, boost: Mapping[str, float] | None = None,
+                  explain: bool = False) -> list[Recommendation]:
         """Top ``k`` for a history of liked item ids (and a profile): ``candidates`` limits the
         ranking to those items; otherwise the retriever narrows a large catalogue first. Business
         rules: ``exclude`` items, ``boost`` items by tag (``{"promoted": 1.0}`` adds 1 to the
-        score of every item tagged so; a negative weight demotes)."""
+        score of every item tagged so; a negative weight demotes). ``explain``: the words of each
+        item's text behind its interest score."""
         if k < 1:
             raise UsageError(f"k must be at least 1, got {k}")
         unknown = [i for i in list(liked) + list(candidates or []) if i not in self.index]
@@ -282,8 +289,20 @@ class Recommender:
         if boost:
             scores = scores + self.tag_boost(columns, boost)
         top = np.argsort(-scores)[:k]
-        return [Recommendation(self.items[self.item_ids[columns[i]]], float(scores[i]), float(interest[i]),
+        recs = [Recommendation(self.items[self.item_ids[columns[i]]], float(scores[i]), float(interest[i]),
                                self.because(columns[i], known_liked, profile)) for i in top]
+        if explain:
+            for rec in recs:
+                rec.explanation = self.explain(user_vector, rec.item, rec.interest)
+        return recs
+
+    def explain(self, user_vector: np.ndarray, item: Item, interest: float) -> list[dict[str, Any]]:
+        """Occlusion on the item's text: how much the interest logit drops without each word."""
+        candidates, variants = occlusion_variants(item.text)
+        if not candidates:
+            return []
+        vectors = self.embed([replace(item, text=v).model_text() for v in variants])
+        return ranked_words(candidates, (interest - self.interest(user_vector, vectors=vectors)).tolist(), top_k=5)
 
     def tag_boost(self, columns: np.ndarray, boost: Mapping[str, float]) -> np.ndarray:
         weights = {tag.strip().lower(): float(w) for tag, w in boost.items()}

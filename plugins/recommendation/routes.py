@@ -16,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints
 
 from core import SuiteError, UnknownNameError, UsageError
+from core.serving.schemas import Explanation
 
 if TYPE_CHECKING:
     from core import Suite
@@ -40,6 +41,7 @@ class HistoryRequest(BaseModel):
     exclude: list[ItemId] = Field(default_factory=list, max_length=5000, description="Items never to return (besides the liked ones).")
     boost: dict[Annotated[StrictStr, StringConstraints(min_length=1, max_length=100)], float] = Field(
         default_factory=dict, max_length=100, description="Business rule: tag -> weight added to the score of items with that tag.")
+    explain: bool = Field(False, description="Also return the words of each item's text behind its interest score.")
 
 
 class Recommended(BaseModel):
@@ -48,6 +50,7 @@ class Recommended(BaseModel):
     score: float = Field(description="The ranker's score (higher first).")
     interest: float = Field(description="The interest model's logit for this user and item.")
     because: str = Field(description='Why: "because you liked X", or "matches your profile".')
+    explanation: Optional[list[Explanation]] = Field(None, description="With explain: words of the item's text behind its interest.")
 
 
 class RecommendationResponse(BaseModel):
@@ -89,7 +92,8 @@ def build_router(suite: Suite) -> APIRouter:
 
     @router.get("/users/{user_id}", response_model=RecommendationResponse, summary="Recommendations for a known user",
                 responses={404: {"description": "Unknown user"}})
-    def for_user(user_id: str, k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> RecommendationResponse:
+    def for_user(user_id: str, k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+                 explain: Annotated[bool, Query(description="Add the words behind each item.")] = False) -> RecommendationResponse:
         """Top ``k`` for a user the model knows (interactions or profile), seen items excluded."""
         version, recommender = lazy.get()
         try:
@@ -97,7 +101,7 @@ def build_router(suite: Suite) -> APIRouter:
         except UnknownNameError as exc:
             raise HTTPException(404, detail=str(exc)) from None
         recs = recommender.recommend(liked=liked, profile=recommender.profiles.get(user_id, ""), k=k,
-                                     exclude=recommender.behaviour.interacted.get(user_id, ()))
+                                     exclude=recommender.behaviour.interacted.get(user_id, ()), explain=explain)
         return RecommendationResponse(user=user_id, model_version=version, recommendations=[r.as_dict() for r in recs])
 
     @router.post("", response_model=RecommendationResponse, summary="Recommendations for an ad-hoc history",
@@ -107,7 +111,7 @@ def build_router(suite: Suite) -> APIRouter:
         version, recommender = lazy.get()
         try:
             recs = recommender.recommend(liked=body.liked, profile=body.profile, k=body.k, exclude=body.exclude,
-                                         candidates=body.candidates, boost=body.boost)
+                                         candidates=body.candidates, boost=body.boost, explain=body.explain)
         except UnknownNameError as exc:
             raise HTTPException(404, detail=str(exc)) from None
         except UsageError as exc:

@@ -151,7 +151,7 @@ class RecommendationScenario(ClassificationScenario):
     # -- run -------------------------------------------------------------------------------
     def run(self, suite: Suite, user: UserOption = None, all_users: AllUsers = False, k: TopK = 10,
             out: OutFile = None, items: CatalogueOverride = None, boost: Boost = None,
-            model: opt.ModelOption = None) -> dict[str, Any]:
+            model: opt.ModelOption = None, explain: opt.ExplainFlag = False) -> dict[str, Any]:
         """Recommend for one user (`--user U`) or for everyone (`--all-users --out recs.jsonl`)."""
         if bool(user) == all_users:
             raise UsageError("give --user USER or --all-users")
@@ -159,7 +159,8 @@ class RecommendationScenario(ClassificationScenario):
         recommender = self.recommender(suite, model, items)
         if user:
             recs = recommender.recommend(liked=recommender.history_of(user), profile=recommender.profiles.get(user, ""),
-                                         k=k, exclude=recommender.behaviour.interacted.get(user, ()), boost=rules)
+                                         k=k, exclude=recommender.behaviour.interacted.get(user, ()), boost=rules,
+                                         explain=explain)
             result = {"user": user, "recommendations": [r.as_dict() for r in recs]}
             if out:
                 write_jsonl([result], out)
@@ -175,7 +176,8 @@ class RecommendationScenario(ClassificationScenario):
                              mininterval=2.0):
                 recs = recommender.recommend(liked=recommender.behaviour.liked.get(name, []),
                                              profile=recommender.profiles.get(name, ""), k=k,
-                                             exclude=recommender.behaviour.interacted.get(name, ()), boost=rules)
+                                             exclude=recommender.behaviour.interacted.get(name, ()), boost=rules,
+                                             explain=explain)
                 yield {"user": name, "recommendations": [r.as_dict() for r in recs]}
 
         return {"users": write_jsonl(lines(), out), "out": str(out)}
@@ -186,6 +188,7 @@ class RecommendationScenario(ClassificationScenario):
         if verb == "run" and "recommendations" in result:
             lines = [f"Recommendations for {result['user']}:"]
             lines += [f"{n:>3}. {r['title']}  [{r['item']}]  {r['score']:.3f}  ({r['because']})"
+                      + (f"  words: {', '.join(w['word'] for w in r['explanation'])}" if r.get("explanation") else "")
                       for n, r in enumerate(result["recommendations"], 1)]
             return "\n".join(lines)
         return None
