@@ -42,6 +42,9 @@ class Scenario:
     # Tiny data the conformance check (core.testing.check_plugin) trains and predicts on:
     # {"train": path, "eval": path (optional), "input": path (optional)}.
     samples: ClassVar[Mapping[str, Path]] = {}
+    # TrainConfig fields that mean nothing for this scenario (e.g. "validation_fraction" where the
+    # validation set is derived otherwise): not offered as options, left at the verb's default.
+    unused_train_options: ClassVar[frozenset[str]] = frozenset()
 
     def verbs(self) -> list[str]:
         """The verbs this scenario implements (methods overridden from :class:`Scenario`)."""

@@ -36,7 +36,10 @@ def test_help_never_cuts_an_option_name_at_80_columns(builtin_pm, monkeypatch):
         assert help_.exit_code == 0, help_.output
         assert "…" not in help_.stdout and max(map(len, help_.stdout.splitlines())) <= 80
     assert "--target-precision" in invoke(builtin_pm, "train", "customer-service", "--help").stdout
-    assert "--targets-per-user" in invoke(builtin_pm, "train", "recommendation", "--help").stdout
+    recommendation = invoke(builtin_pm, "train", "recommendation", "--help").stdout
+    assert "--targets-per-user" in recommendation and "--epochs" in recommendation
+    for unused in ("--val-fraction", "--class-weights", "--baseline"):  # mean nothing there (#14 item 6)
+        assert unused not in recommendation and unused in invoke(builtin_pm, "train", "text-classification", "--help").stdout
 
 
 def test_doctor_json_reports_every_check(builtin_pm):

@@ -155,6 +155,7 @@ def trained(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = json.loads(result.stdout)
     assert out["items"] == 90 and out["train_groups"] > 50
     assert set(out["ranker"]) == {"interest", "content", "popularity", "co_liked", "recency"}
+    assert out["validation"].startswith("each user's latest like") and "before" not in out  # not "--eval" (#14 item 6)
     folder = Path(out["path"])
     for name in ("catalogue.jsonl", "item_vectors.npy", "behaviour.json", "similarity.npz", "recommendation.json"):
         assert (folder / name).is_file(), name

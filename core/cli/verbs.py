@@ -78,17 +78,17 @@ def scenario_command(scenario: Scenario, verb: str) -> Callable[..., None]:
         if param.name == "json_output":
             raise PluginError(f"scenario '{scenario.name}': 'json_output' is reserved by the core")
         if dataclasses.is_dataclass(param.annotation):
-            groups[param.name] = param.annotation
-            defaults = param.default if dataclasses.is_dataclass(param.default) else None
-            own += _dataclass_options(param.name, param.annotation, defaults)
+            defaults = param.default if dataclasses.is_dataclass(param.default) else param.annotation()
+            groups[param.name] = defaults
+            own += _dataclass_options(param.name, param.annotation, defaults, skip=scenario.unused_train_options)
         else:
             own.append(param.replace(kind=KEYWORD))
 
     def command(ctx: typer.Context, json_output: bool = False, **options: Any) -> None:
-        for name, cls in groups.items():
+        for name, defaults in groups.items():
             prefix = f"{name}__"
             values = {k.removeprefix(prefix): options.pop(k) for k in list(options) if k.startswith(prefix)}
-            options[name] = cls(**values)
+            options[name] = dataclasses.replace(defaults, **values)
         result = method(get_suite(ctx), **options)
         text = None if json_output or result is None else scenario.render(verb, result)
         if text is not None:
@@ -110,19 +110,18 @@ def scenario_command(scenario: Scenario, verb: str) -> Callable[..., None]:
     return command
 
 
-def _dataclass_options(prefix: str, cls: type, defaults: Any = None) -> list[inspect.Parameter]:
-    """One option per field; the defaults come from the method's default instance if it has one
-    (so a scenario can set its own, e.g. a lower learning rate for tagging)."""
+def _dataclass_options(prefix: str, cls: type, defaults: Any, skip: frozenset[str] = frozenset()) -> list[inspect.Parameter]:
+    """One option per field but those in ``skip``; the defaults come from the method's default
+    instance (so a scenario can set its own, e.g. a lower learning rate for tagging)."""
     hints = typing.get_type_hints(cls)
     options = []
     for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
         flag = f.metadata.get("option", "--" + f.name.replace("_", "-"))
         annotation = Annotated[hints[f.name], typer.Option(flag, help=f.metadata.get("help"))]
-        if defaults is not None:
-            default = getattr(defaults, f.name)
-        else:
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        options.append(inspect.Parameter(f"{prefix}__{f.name}", KEYWORD, default=default, annotation=annotation))
+        options.append(inspect.Parameter(f"{prefix}__{f.name}", KEYWORD, default=getattr(defaults, f.name),
+                                         annotation=annotation))
     return options
 
 

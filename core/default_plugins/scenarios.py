@@ -85,14 +85,17 @@ class ClassificationScenario(Scenario):
                                  "a classifier needs examples of at least two")
 
     def fit(self, suite: Suite, train_examples: list[Any], eval_examples: list[Any] | None, *, model: str | None,
-            name: str | None, config: TrainConfig, resume: bool, head_options: dict[str, Any]) -> dict[str, Any]:
+            name: str | None, config: TrainConfig, resume: bool, head_options: dict[str, Any],
+            validation: str | None = None) -> dict[str, Any]:
+        """Fine-tune, measure, register. ``validation`` says where ``eval_examples`` come from
+        when the scenario derived them itself (default: --eval, or a split of the training data)."""
         from core.predictor import choose_precision, save_model
         from core.training.engine import fine_tune, stratified_split
 
         quiet_transformers(suite.settings.verbose)
         self._check_trainable(suite, train_examples, eval_examples, head_options)
         store = suite.store
-        note = "--eval"
+        note = validation or "--eval"
         if eval_examples is None:
             key = (lambda ex: ex.tags[0]) if self.head_name == "token-classification" else self.label_of
             train_examples, eval_examples, note = stratified_split(train_examples, key, config.validation_fraction, config.seed)
@@ -141,11 +144,14 @@ class ClassificationScenario(Scenario):
                             f"({before[primary]:.3f})" + ("; it is active because of --activate" if activate else
                             f": registered as {entry.name} version {entry.version} but not made active (suite models "
                             f"activate {entry.name} {entry.version}, or train again with --activate)"))
+        baseline = {} if "baseline" in self.unused_train_options else {
+            "baseline": "measured" if before else ("not measured: only single-label text classification has an untuned "
+                                                   "baseline" if config.baseline else "off (--no-baseline)"),
+            "before": before}
         return {
             "active": activate,
             "warnings": warnings,
-            "baseline": "measured" if before else ("not measured: only single-label text classification has an untuned "
-                                                   "baseline" if config.baseline else "off (--no-baseline)"),
+            **baseline,
             "model": entry.name,
             "version": entry.version,
             "path": str(path),
@@ -156,7 +162,6 @@ class ClassificationScenario(Scenario):
             "train_samples_per_second": round(outcome.samples_per_second, 2),
             "processes": world,
             "metrics": metrics,
-            "before": before,
             "inference": inference,
         }
 

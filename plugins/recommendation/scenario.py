@@ -44,6 +44,9 @@ RECOMMENDATION_DEFAULTS = TrainConfig(epochs=2, learning_rate=5e-5, batch_size=3
 class RecommendationScenario(ClassificationScenario):
     name = "recommendation"
     help = "Rank items by a user's interest, read from the text of what they liked."
+    # Validation is each user's latest like before --holdout; the baselines are popularity,
+    # item-kNN and TF-IDF in `suite evaluate`; the loss has no classes to weight.
+    unused_train_options = frozenset({"validation_fraction", "class_weights", "baseline"})
     head_name = "interest-pair"
 
     # -- train ---------------------------------------------------------------------------
@@ -87,7 +90,8 @@ class RecommendationScenario(ClassificationScenario):
                                                 hard=hard.get(user, ()))]
         typer.echo(f"{len(train_groups)} training groups, {len(valid_groups)} validation groups", err=True)
         result = self.fit(suite, train_groups, valid_groups, model=model, name=name or self.name, config=training,
-                          resume=resume, head_options={})
+                          resume=resume, head_options={},
+                          validation=f"each user's latest like before the holdout ({len(valid_groups)} groups)")
         if "path" not in result:
             return result
         folder = Path(result["path"])
