@@ -42,6 +42,20 @@ def test_help_never_cuts_an_option_name_at_80_columns(builtin_pm, monkeypatch):
         assert unused not in recommendation and unused in invoke(builtin_pm, "train", "text-classification", "--help").stdout
 
 
+def test_the_readme_states_each_scenarios_training_defaults(builtin_pm):
+    from core import Suite
+    from core.cli.verbs import train_defaults
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    suite = Suite(Settings(), builtin_pm)
+    trainable = [(s.name, train_defaults(s)) for s in suite.scenarios if train_defaults(s) is not None]
+    assert len(trainable) >= 5
+    for name, d in trainable:
+        row = (f"| {name} | {d.auto_epochs:g} | {d.example_budget:,} | {d.learning_rate:g} | {d.batch_size} | "
+               f"{d.max_length} | {d.early_stopping_patience} |")
+        assert row in readme, f"README's defaults table lacks or misstates: {row}"
+
+
 def test_doctor_json_reports_every_check(builtin_pm):
     result = invoke(builtin_pm, "doctor", "--json")
     assert result.exit_code == 0, result.output

@@ -60,6 +60,14 @@ def test_entities_from_bio_tags():
     ]
 
 
+def test_a_time_budget_fits_the_schedule(builtin_pm, tiny_model: Path, sentiment_csv: str):
+    budgeted = run(builtin_pm, "train", "text-classification", "--train", sentiment_csv, "--model", str(tiny_model),
+                   "--max-minutes", "0.05", "--batch-size", "8", "--name", "quick", "--no-baseline", "--json")
+    assert budgeted.exit_code == 0, budgeted.output
+    schedule = json.loads(budgeted.stdout)["schedule"]  # fitted to 3 s, or said to fit
+    assert "--max-minutes 0.05" in schedule and "examples/s" in schedule, schedule
+
+
 def test_text_classification_train_evaluate_predict(builtin_pm, tiny_model: Path, sentiment_csv: str):
     trained = run(builtin_pm, "train", "text-classification", "--train", sentiment_csv, "--model", str(tiny_model),
                   "--epochs", "6", "--lr", "1e-3", "--batch-size", "8", "--name", "moods", "--json")
@@ -70,6 +78,7 @@ def test_text_classification_train_evaluate_predict(builtin_pm, tiny_model: Path
     assert result["train_seconds"] > 0
     assert "stratified" in result["validation"]
     assert {"accuracy", "macro_f1"} <= set(result["before"])  # the untuned starting point, for before/after
+    assert result["schedule"] == "6 epoch(s) (--epochs)"
 
     listed = json.loads(run(builtin_pm, "models", "list", "--json").stdout)
     assert [(m["name"], m["active"]) for m in listed] == [("moods", True)]

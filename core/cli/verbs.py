@@ -110,13 +110,23 @@ def scenario_command(scenario: Scenario, verb: str) -> Callable[..., None]:
     return command
 
 
+def train_defaults(scenario: Scenario) -> Any:
+    """The defaults ``suite train SCENARIO`` starts from (its TrainConfig), or None."""
+    if "train" not in scenario.verbs():
+        return None
+    for param in inspect.signature(scenario.train, eval_str=True).parameters.values():
+        if dataclasses.is_dataclass(param.annotation):
+            return param.default if dataclasses.is_dataclass(param.default) else param.annotation()
+    return None
+
+
 def _dataclass_options(prefix: str, cls: type, defaults: Any, skip: frozenset[str] = frozenset()) -> list[inspect.Parameter]:
     """One option per field but those in ``skip``; the defaults come from the method's default
     instance (so a scenario can set its own, e.g. a lower learning rate for tagging)."""
     hints = typing.get_type_hints(cls)
     options = []
     for f in dataclasses.fields(cls):
-        if f.name in skip:
+        if f.name in skip or f.metadata.get("cli") is False:
             continue
         flag = f.metadata.get("option", "--" + f.name.replace("_", "-"))
         annotation = Annotated[hints[f.name], typer.Option(flag, help=f.metadata.get("help"))]

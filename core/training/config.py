@@ -17,6 +17,10 @@ def option(default, flag: str, help: str):  # noqa: ANN001, ANN201 - a dataclass
     return field(default=default, metadata={"option": flag, "help": help})
 
 
+def setting(default, help: str):  # noqa: ANN001, ANN201 - a field a scenario sets, not a CLI option
+    return field(default=default, metadata={"cli": False, "help": help})
+
+
 @dataclass
 class TrainConfig:
     """What ``suite train`` exposes; stored with every run.
@@ -25,7 +29,10 @@ class TrainConfig:
     the plain-loop measurement in the issue reached 92.5% on Banking77 at 2e-4.
     """
 
-    epochs: float = option(3.0, "--epochs", "Passes over the training data.")
+    epochs: Optional[float] = option(None, "--epochs", "Passes over the training data (default: the scenario's, fewer on large data; see 'schedule' in the output).")
+    max_minutes: Optional[float] = option(None, "--max-minutes", "Time budget: the epochs are fitted to it (measured here first) and training stops at it.")
+    auto_epochs: float = setting(3.0, "Epochs when --epochs is not given, for data up to example_budget examples.")
+    example_budget: Optional[int] = setting(60_000, "Examples seen at most by default: larger data gets fewer epochs (at least one).")
     learning_rate: float = option(1e-4, "--lr", "Peak learning rate (linear warmup, then linear decay).")
     batch_size: int = option(32, "--batch-size", "Examples per step (per process).")
     max_length: int = option(128, "--max-length", "Longer inputs are truncated (sub-tokens).")

@@ -8,6 +8,7 @@ lets the head own the loss and the metrics.
 
 from __future__ import annotations
 
+import random
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ from core.devices import detect_device
 from core.errors import UsageError
 from core.heads import TaskHead
 from core.training.config import TrainConfig
+from core.training.schedule import examples_per_second, plan_epochs
 
 EpochLogger = Callable[[float, dict[str, float]], None]
 
@@ -95,6 +97,43 @@ class _Progress(TrainerCallback):
             self.bar = None
 
 
+class _TimeLimit(TrainerCallback):
+    """Stops training once ``--max-minutes`` is spent; the best epoch so far is kept."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.started = 0.0
+
+    def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+        self.started = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        if time.perf_counter() - self.started > self.seconds:
+            control.should_training_stop = True
+
+
+def _throughput(model: torch.nn.Module, rows: list[dict[str, Any]], collate: Any, batch_size: int, bf16: bool,
+                seed: int) -> float:
+    """Training examples per second here: forward and backward on a few random batches, the
+    gradients then dropped (no optimizer step: the weights are unchanged)."""
+    rng = random.Random(seed)
+    device = next(model.parameters()).device
+    model.train()
+
+    def step() -> int:
+        picked = [rows[i] for i in rng.sample(range(len(rows)), min(batch_size, len(rows)))]
+        batch = {k: v.to(device) for k, v in collate(picked).items()}
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = model(**batch)["logits"]
+        logits.float().sum().backward()
+        model.zero_grad(set_to_none=True)
+        return len(picked)
+
+    rate = examples_per_second(step)
+    set_seed(seed)  # the measurement drew random numbers (dropout): training starts as without it
+    return rate
+
+
 class _ListDataset(torch.utils.data.Dataset):
     def __init__(self, rows: list[dict[str, Any]]) -> None:
         self.rows = rows
@@ -115,6 +154,7 @@ class TrainOutcome:
     samples_per_second: float
     precision: str
     best_checkpoint: str | None
+    schedule: str = ""
 
 
 def use_bf16(precision: str) -> bool:
@@ -169,10 +209,15 @@ def fine_tune(
     lora_attr = apply_lora(model, config.lora_rank) if config.strategy == "lora" else None
     if config.freeze_layers:
         freeze_bottom(model, config.freeze_layers)
+    collate = head.collate(tokenizer)
+    schedule = plan_epochs(config, len(train_rows), len(eval_rows),
+                           lambda: _throughput(model, train_rows, collate, config.batch_size, bf16, config.seed))
+    if progress:
+        print(f"schedule: {schedule.reason}", file=sys.stderr)
 
     args = TrainingArguments(
         output_dir=str(output_dir),
-        num_train_epochs=config.epochs,
+        num_train_epochs=schedule.epochs,
         learning_rate=config.learning_rate,
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.eval_batch_size,
@@ -201,6 +246,8 @@ def fine_tune(
         label_names=head.label_names,
     )
     callbacks = list(callbacks)
+    if schedule.time_limit_s is not None:
+        callbacks.append(_TimeLimit(schedule.time_limit_s))
     if config.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     epoch_logger = _EpochMetrics(log_epoch) if log_epoch is not None else None
@@ -211,7 +258,7 @@ def fine_tune(
         args=args,
         train_dataset=_ListDataset(train_rows),
         eval_dataset=_ListDataset(eval_rows),
-        data_collator=head.collate(tokenizer),
+        data_collator=collate,
         processing_class=tokenizer,
         compute_metrics=lambda pred: head.metrics(_first(pred.predictions), pred.label_ids),
         callbacks=callbacks,
@@ -240,6 +287,7 @@ def fine_tune(
         samples_per_second=float(result.metrics.get("train_samples_per_second", 0.0)),
         precision="bf16" if bf16 else "fp32",
         best_checkpoint=trainer.state.best_model_checkpoint,
+        schedule=schedule.reason,
     )
 
 

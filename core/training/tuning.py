@@ -18,7 +18,7 @@ def search_space(trial: Any, base: TrainConfig) -> TrainConfig:
     return replace(
         base,
         learning_rate=trial.suggest_float("learning_rate", 2e-5, 5e-4, log=True),
-        epochs=trial.suggest_int("epochs", 1, max(2, int(base.epochs) + 2)),
+        epochs=trial.suggest_int("epochs", 1, max(2, int(base.epochs or base.auto_epochs) + 2)),
         batch_size=trial.suggest_categorical("batch_size", [16, 32, 64]),
         strategy=trial.suggest_categorical("strategy", ["full", "lora", "head-only"]),
         early_stopping_patience=0,

@@ -24,7 +24,8 @@ from plugins.customer_service.config import SAMPLE_TRAIN, SCENARIO, ServiceConfi
 # Intent data is small per class. Measured on the sample bank (default model, 10% validation,
 # samples/test.yml): lr 1e-4 for 5 epochs left validation at 0.75; lr 3e-4 peaked at epoch 7 with
 # 0.86 validation and 0.95 in-scope test accuracy. Early stopping keeps the best epoch.
-CS_DEFAULTS = TrainConfig(learning_rate=3e-4, epochs=10, early_stopping_patience=3)
+# 10 epochs measured on Banking77 (10,000 texts): up to 120,000 examples seen by default.
+CS_DEFAULTS = TrainConfig(learning_rate=3e-4, auto_epochs=10, example_budget=120_000, early_stopping_patience=3)
 
 TrainExtra = Annotated[Optional[list[str]], typer.Option(
     "--train-extra", help="More labelled examples (e.g. from 'suite cs export'); rows with an empty label are skipped.")]

@@ -26,7 +26,8 @@ TopicColumn = Annotated[str, typer.Option("--topic-column", help="Column with th
 Texts = Annotated[Optional[list[str]], typer.Argument(help="Texts to score (or use --input).")]
 
 # Measured on Financial PhraseBank (docs/benchmarks.md, bench/phrasebank.py).
-FINANCE_DEFAULTS = TrainConfig(learning_rate=1e-4, batch_size=16, epochs=4, early_stopping_patience=2)
+FINANCE_DEFAULTS = TrainConfig(learning_rate=1e-4, batch_size=16, auto_epochs=4, example_budget=40_000,
+                               early_stopping_patience=2)
 
 
 def monitor_config(suite: Suite) -> MonitorConfig:

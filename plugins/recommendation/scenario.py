@@ -37,8 +37,8 @@ OutFile = Annotated[Optional[Path], typer.Option("--output", "--out", "-o", help
 Boost = Annotated[Optional[list[str]], typer.Option("--boost", help="Business rule TAG=WEIGHT: add WEIGHT to the score of items with that tag (repeatable; negative demotes).")]
 CatalogueOverride = Annotated[Optional[str], typer.Option("--items", help="A newer catalogue: new items are embedded now, no retraining.")]
 
-RECOMMENDATION_DEFAULTS = TrainConfig(epochs=2, learning_rate=5e-5, batch_size=32, max_length=64,
-                                      early_stopping_patience=1, baseline=False)
+RECOMMENDATION_DEFAULTS = TrainConfig(auto_epochs=2, example_budget=40_000, learning_rate=5e-5, batch_size=32,
+                                      max_length=64, early_stopping_patience=1, baseline=False)
 
 
 class RecommendationScenario(ClassificationScenario):

@@ -24,7 +24,7 @@ SAMPLES = Path(__file__).parent / "samples"
 
 # The suite's measured tagging defaults (WNUT-17 in its docs/benchmarks.md): taggers want a
 # lower learning rate, smaller batches and more epochs than text classifiers.
-NER_DEFAULTS = TrainConfig(learning_rate=5e-5, batch_size=8, epochs=8, early_stopping_patience=3)
+NER_DEFAULTS = TrainConfig(learning_rate=5e-5, batch_size=8, auto_epochs=8, example_budget=30_000, early_stopping_patience=3)
 
 ModelName = Annotated[Optional[str], typer.Option("--name", help="Registry name of the trained model (default: ner).")]
 
