@@ -13,6 +13,7 @@ from core.app import Suite
 from core.cli import data_cmd, doctor, keys_cmd, models_cmd, plugins_cmd, serve_cmd, verbs
 from core.cli.errors import SuiteGroup, debug_enabled, show_error
 from core.errors import SuiteError
+from core.models import quiet_transformers
 from core.plugins import SuitePluginManager, make_plugin_manager
 from core.settings import Settings, load_settings
 
@@ -58,6 +59,7 @@ def build_app(pm: SuitePluginManager, settings: Settings | None = None) -> typer
     ) -> None:
         overrides = {"database_url": db, "home": home, "verbose": verbose or None}
         settings = base.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+        quiet_transformers(settings.verbose)  # load reports and warnings only with --verbose, in every command
         suite = Suite(settings, pm)
         ctx.obj = suite
         ctx.call_on_close(suite.close)
