@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from core.alerts import AlertSink
     from core.data.base import DataAdapter
     from core.heads import TaskHead
+    from core.models import ModelSource
     from core.plugins import SuitePluginManager
     from core.scenarios import Scenario
     from core.store import Store
@@ -73,6 +74,14 @@ class Suite:
         from core.store import Store
 
         return Store.open(self.settings.db_url, migration_paths=self.migration_paths)
+
+    def encoder(self, spec: str | None = None) -> ModelSource:
+        """``--model`` (or the configured model) as a local folder: a folder, a registered or
+        catalogue model under this suite's home, a cached Hub id (see :mod:`core.models`)."""
+        from core.models import resolve_model
+
+        return resolve_model(spec or self.settings.model, offline=self.settings.offline, store=self.store,
+                             home=self.settings.home)
 
     def close(self) -> None:
         if "store" in self.__dict__:

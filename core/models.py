@@ -1,8 +1,10 @@
 """Where a pretrained encoder comes from: ``--model`` resolved to a local folder.
 
-Order: nothing (or ``default``) → the packaged all-MiniLM-L6-v2; an existing folder; a model
-registered in the store; a Hugging Face id already in the local cache; a download (unless
-offline). Anything else is a one-line error listing what is available.
+Order: nothing (or ``default``) → the packaged all-MiniLM-L6-v2; an existing folder; a
+catalogue name (``suite models available``) → its folder under ``SUITE_HOME/models/pretrained``;
+a model registered in the store; a Hugging Face id already in the local cache; a download
+(unless offline). Anything else is a one-line error listing what is available. A catalogue
+name that is not installed says how to install it rather than trying the Hub.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from core.catalogue.entries import find_entry
+from core.catalogue.status import installed_names, installed_path
 from core.errors import ModelNotFoundError, UnknownNameError
+from core.settings import default_home
 
 if TYPE_CHECKING:
     from core.store import Store
@@ -22,7 +27,7 @@ if TYPE_CHECKING:
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_ALIASES = {"", "default", DEFAULT_MODEL_ID, "all-MiniLM-L6-v2"}
 
-SourceKind = Literal["packaged", "folder", "registered", "hub-cache", "hub"]
+SourceKind = Literal["packaged", "folder", "catalogue", "registered", "hub-cache", "hub"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,11 @@ def packaged_model_path() -> Path | None:
     return path if (path / "config.json").is_file() else None
 
 
-def resolve_model(spec: str | None, *, offline: bool = False, store: Store | None = None) -> ModelSource:
+def resolve_model(
+    spec: str | None, *, offline: bool = False, store: Store | None = None, home: Path | None = None
+) -> ModelSource:
+    """``spec`` as a local folder (see the module docstring); ``home`` is ``SUITE_HOME`` (default:
+    the environment's), where catalogue models are installed."""
     spec = (spec or "").strip()
     if spec in DEFAULT_ALIASES:
         path = packaged_model_path()
@@ -61,6 +70,10 @@ def resolve_model(spec: str | None, *, offline: bool = False, store: Store | Non
         if not (folder / "config.json").is_file():
             raise ModelNotFoundError(f"{folder}: not a model folder (no config.json)")
         return ModelSource(spec, folder.resolve(), "folder")
+
+    catalogued = _catalogue_model(spec, home)
+    if catalogued is not None:
+        return catalogued
 
     if store is not None:
         try:
@@ -79,13 +92,27 @@ def resolve_model(spec: str | None, *, offline: bool = False, store: Store | Non
     raise ModelNotFoundError(
         f"model '{spec}' is not available "
         + ("offline" if offline or _env_offline() else "(not a folder, registered model, or reachable Hub id)"),
-        hint="available: " + ", ".join(available_models(store)),
+        hint="available: " + ", ".join(available_models(store, home)) + "; more to install: suite models available",
     )
 
 
-def available_models(store: Store | None = None) -> list[str]:
+def _catalogue_model(spec: str, home: Path | None) -> ModelSource | None:
+    """The installed folder of catalogue model ``spec``; None when ``spec`` is no catalogue name."""
+    entry = find_entry(spec)
+    if entry is None:
+        return None
+    path = installed_path(entry, home or default_home())
+    if path is None:
+        raise ModelNotFoundError(
+            f"catalogue model '{entry.name}' is not installed", hint=f"suite models install {entry.name}"
+        )
+    return ModelSource(spec, path, "catalogue")
+
+
+def available_models(store: Store | None = None, home: Path | None = None) -> list[str]:
     """Names ``--model`` accepts on this machine without a download."""
     names = ["default (packaged all-MiniLM-L6-v2)"] if packaged_model_path() else []
+    names += installed_names(home or default_home(), include_packaged=False)
     if store is not None:
         names += sorted({entry.name for entry in store.list_models()})
     names += cached_hub_models()

@@ -62,7 +62,7 @@ def test_doctor_json_reports_every_check(builtin_pm):
     report = json.loads(result.stdout)
     checks = {c["name"]: c for c in report["checks"]}
     assert report["ok"] is True
-    assert set(checks) == {"python", "torch", "device", "bf16", "model", "database", "plugins"}
+    assert set(checks) == {"python", "torch", "device", "bf16", "model", "database", "plugins", "catalogue"}
     assert "packaged" in checks["model"]["detail"]
     assert "core_0003" in checks["database"]["detail"]
 

@@ -58,10 +58,23 @@ def check_model(suite: Suite) -> Check:
     from core.models import resolve_model
 
     try:
-        source = resolve_model(suite.settings.model, offline=True)
+        source = resolve_model(suite.settings.model, offline=True, home=suite.settings.home)
     except SuiteError as exc:
         return Check("model", "fail", f"{exc} ({exc.hint})" if exc.hint else str(exc))
     return Check("model", "ok", f"{source.spec} [{source.kind}] {source.path}")
+
+
+def check_catalogue(suite: Suite) -> Check:
+    """Which pretrained encoders of the catalogue ``--model NAME`` can use offline (information only)."""
+    from core.catalogue import catalogue_status
+
+    statuses = catalogue_status(suite.settings.home)
+    installed = [s.name for s in statuses if s.installed]
+    missing = [s.name for s in statuses if not s.installed]
+    detail = "installed: " + (", ".join(installed) or "none")
+    if missing:
+        detail += f"; not installed: {', '.join(missing)} (suite models install NAME)"
+    return Check("catalogue", "ok", detail)
 
 
 def check_database(suite: Suite) -> Check:
@@ -91,6 +104,7 @@ CHECKS: tuple[Callable[[Suite], Check], ...] = (
     check_device,
     check_precision,
     check_model,
+    check_catalogue,
     check_database,
     check_plugins,
 )
@@ -99,7 +113,7 @@ CHECKS: tuple[Callable[[Suite], Check], ...] = (
 def register(app: typer.Typer) -> None:
     @app.command()
     def doctor(ctx: typer.Context, json_output: JsonFlag = False) -> None:
-        """Check Python, torch, device and precision, the default model, the database and plugins."""
+        """Check Python, torch, device, precision, the default and catalogue models, the database, plugins."""
         suite = get_suite(ctx)
         checks = [check(suite) for check in CHECKS]
         ok = all(c.status != "fail" for c in checks)

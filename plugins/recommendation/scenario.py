@@ -57,7 +57,6 @@ class RecommendationScenario(ClassificationScenario):
         """Fine-tune the interest model on liked items against sampled negatives, then fit the ranker."""
         import numpy as np
 
-        from core.models import resolve_model
         from plugins.recommendation.recommender import Behaviour, Recommender, fit_ranker
         from plugins.recommendation.signals import Signals
         from plugins.recommendation.training import NEGATIVE_KINDS, PairSampler, groups_for_user, hard_negatives
@@ -74,7 +73,7 @@ class RecommendationScenario(ClassificationScenario):
         before, held = behaviour.without_last_like()
         if not held:
             raise UsageError(f"{interactions}: no user has two liked items under --positive {rule.spec()}")
-        encoder = resolve_model(model or suite.settings.model, offline=suite.settings.offline, store=suite.store)
+        encoder = suite.encoder(model)
         typer.echo(f"{len(catalogue)} items, {len(rows)} interactions ({len(split.train)} for training), "
                    f"{len(behaviour.liked)} users with likes; mining hard negatives...", err=True)
         hard = hard_negatives(catalogue, before, profiles, str(encoder.path)) if "hard" in kinds else {}
