@@ -20,16 +20,20 @@ _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
 _WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:['’\-.][^\W_{_CJK}]+)*")
 
 STOP_WORDS = frozenset(
-    # English function words
-    "a an and are as at be been but by can could did do does for from had has have he her his i if in into is "
-    "it its me my no not of on or our she so than that the their them then there these they this those to "
-    "too up us was we were what when where which who will with would you your am been being just also only "
-    "over under about after before again via per vs "
-    # German / French / Spanish articles and particles met in customer messages
-    "der die das und ist ein eine zu den le la les et un une des du de el los las y en es "
-    # Chinese function characters and words
-    "的 了 是 在 和 与 及 或 也 就 都 而 被 把 对 从 向 给 让 这 那 个 之 其 我 你 他 她 它 们 吗 呢 吧 啊 呀 哦 么".split()
-)
+    # English function words (not "no", "not", "down", "up", "against": they carry sentiment)
+    """
+    a about after am an and any are as at be because been before being between both but by can could
+    did do does doing during each for from had has have having he her here hers herself him himself his
+    how i if in into is it its itself just me my myself now of on once or other our ours ourselves out
+    own same she should so some such than that the their theirs them themselves then there these they
+    this those through to until was we were what when where which while who whom why will with would
+    you your yours yourself yourselves via per amid says said also only over under again vs too us
+    update updated upd
+    der die das und ist ein eine zu den le la les et un une des du de el los las y en es
+    更新 的 了 在 是 和 与 及 将 对 为 也 就 都 而 或 其 之 于 这 那 有 被 把 从 到 向 给 让 个 我 你 他 她 它 们
+    吗 呢 吧 啊 呀 哦 么
+    """.split()
+)  # wire-copy markers ("(update 3)") too: never a reason on their own
 
 
 @dataclass(frozen=True)

@@ -150,8 +150,12 @@ def report_data(rows: Iterable[dict[str, Any]], alerts: list[dict[str, Any]], co
     series: dict[str, dict[int, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
     totals: Counter[str] = Counter()
     items = duplicates = 0
+    first: datetime | None = None
+    last: datetime | None = None
     for row in rows:
         items += 1
+        first = row["time"] if first is None or row["time"] < first else first
+        last = row["time"] if last is None or row["time"] > last else last
         if row.get("duplicate_of"):
             duplicates += 1
             continue
@@ -170,8 +174,11 @@ def report_data(rows: Iterable[dict[str, Any]], alerts: list[dict[str, Any]], co
         "source": source,
         "bucket_seconds": size,
         "summary": {"items": items, "duplicates": duplicates, "dead_letters": summary.get("dead_letters", 0),
-                    "alerts": len(alerts), "first_time": summary.get("first_time"), "last_time": summary.get("last_time"),
-                    "sentiment": dict(totals)},
+                    "alerts": len(alerts), "sentiment": dict(totals), "items_read": summary.get("items_read"),
+                    # the items the report covers (a re-run reads none, and still reports the stored ones)
+                    "first_time": first.isoformat() if first else summary.get("first_time"),
+                    "last_time": last.isoformat() if last else summary.get("last_time")},
+        "mode": summary.get("mode"),
         "series": {key: points(buckets) for key, buckets in sorted(series.items())},
         "alerts": [_report_alert(a) for a in alerts],
     }
@@ -184,7 +191,7 @@ def _report_alert(alert: dict[str, Any]) -> dict[str, Any]:
     return {"id": alert["id"], "key": alert["key"], "severity": alert["severity"], "status": alert["status"],
             "acknowledged": alert.get("acknowledged_at") is not None, "title": alert.get("title", ""),
             "fired_at": iso(alert.get("fired_at")), "resolved_at": iso(alert.get("resolved_at")),
-            "evidence": alert.get("evidence", {})}
+            "group_id": alert.get("group_id"), "evidence": alert.get("evidence", {})}
 
 
 class LiveView:
