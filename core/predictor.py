@@ -31,13 +31,15 @@ PRECISION_TOLERANCE = 0.003  # a faster precision may cost at most 0.3 points of
 
 
 def save_model(model: torch.nn.Module, tokenizer: Any, head: TaskHead, folder: Path, max_length: int,
-               *, inference: dict[str, Any] | None = None) -> Path:
+               *, inference: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> Path:
     """Weights, tokenizer and the head's state in one folder a :class:`Predictor` can load;
-    ``inference`` is the precision chosen by :func:`choose_precision`."""
+    ``inference`` is the precision chosen by :func:`choose_precision`, ``extra`` what else the
+    trainer records (the encoder and its languages)."""
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    state = head.state() | {"max_length": max_length} | ({"inference": inference} if inference else {})
+    state = (head.state() | {"max_length": max_length} | ({"inference": inference} if inference else {})
+             | (extra or {}))
     (folder / HEAD_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")
     return folder
 

@@ -17,7 +17,8 @@ from core.errors import UnknownNameError, UsageError
 from core.evaluation.metrics import classification_metrics, token_metrics
 from core.heads.token import entities
 from core.hookspecs import hookimpl
-from core.models import quiet_transformers
+from core.languages import ReadingCheck, example_text, reading_check
+from core.models import ModelSource, quiet_transformers
 from core.scenarios import Scenario
 from core.training.config import TrainConfig
 
@@ -86,6 +87,17 @@ class ClassificationScenario(Scenario):
                 raise UsageError(f"--train has one label ({', '.join(repr(label) for label in labels)}): "
                                  "a classifier needs examples of at least two")
 
+    def _reading_check(self, encoder: ModelSource, examples: list[Any], seed: int) -> ReadingCheck:
+        """Whether the encoder can read the training texts: said before training (never
+        silently train an English model on Chinese), recorded with the model."""
+        from transformers import AutoTokenizer
+
+        check = reading_check(AutoTokenizer.from_pretrained(encoder.path), [example_text(ex) for ex in examples],
+                              encoder.path, seed=seed)
+        if (warning := check.warning(encoder.spec)) is not None:
+            typer.echo(f"warning: {warning}", err=True)
+        return check
+
     def fit(self, suite: Suite, train_examples: list[Any], eval_examples: list[Any] | None, *, model: str | None,
             name: str | None, config: TrainConfig, resume: bool, head_options: dict[str, Any],
             validation: str | None = None) -> dict[str, Any]:
@@ -107,6 +119,7 @@ class ClassificationScenario(Scenario):
             head_options = head_options | {"class_weights": inverse_frequency(train_examples, labels)}
         head = suite.heads.get(self.head_name)(labels, **head_options)
         encoder = suite.encoder(model)
+        reading = self._reading_check(encoder, train_examples, config.seed)
         name = name or self.name
         rank, world = distributed_rank()
         if rank > 0:  # DDP: the other processes train alongside rank 0, which alone records
@@ -126,7 +139,8 @@ class ClassificationScenario(Scenario):
             before = self.baseline(head, str(encoder.path), train_examples, eval_examples, config) if config.baseline else None
             inference = choose_precision(head, outcome.model, outcome.tokenizer, eval_examples, config.max_length)
             path = save_model(outcome.model, outcome.tokenizer, head, suite.settings.models_dir / name / f"run-{run_id}",
-                              config.max_length, inference=inference)
+                              config.max_length, inference=inference,
+                              extra={"encoder": {"spec": encoder.spec, **reading.as_dict()}})
         except KeyboardInterrupt:
             store.finish_run(run_id, "interrupted", error="stopped by the user; continue with --resume")
             raise
@@ -140,7 +154,7 @@ class ClassificationScenario(Scenario):
         activate = config.activate if config.activate is not None else not regressed
         entry = store.register_model(name, self.name, str(path), metrics, run_id=run_id, activate=activate)
         store.finish_run(run_id, "completed", metrics=metrics, model_path=str(path), train_seconds=outcome.train_seconds)
-        warnings = []
+        warnings = [w for w in [reading.warning(encoder.spec)] if w]
         if regressed:
             warnings.append(f"the fine-tuned model ({primary} {metrics[primary]:.3f}) is worse than its untuned baseline "
                             f"({before[primary]:.3f})" + ("; it is active because of --activate" if activate else
