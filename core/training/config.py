@@ -47,6 +47,7 @@ class TrainConfig:
     eval_batch_size: int = option(64, "--eval-batch-size", "Examples per evaluation step.")
     strategy: Strategy = option("full", "--strategy", "full fine-tuning, lora (peft adapters) or head-only (frozen encoder).")
     freeze_layers: int = option(0, "--freeze-layers", "Keep the embeddings and this many bottom encoder layers fixed (less backward work).")
+    freeze_embeddings: Optional[bool] = option(None, "--freeze-embeddings/--train-embeddings", "Keep the word embeddings fixed (default: when they are most of the model, as in a 250k multilingual vocabulary).")
     report_to: Optional[str] = option(None, "--report-to", "Also log to tensorboard or mlflow (their package must be installed).")
     lora_rank: int = option(16, "--lora-rank", "Rank of the LoRA adapters.")
     class_weights: bool = option(False, "--class-weights", "Weight the loss by inverse label frequency (imbalanced data).")

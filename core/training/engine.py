@@ -209,6 +209,9 @@ def fine_tune(
     lora_attr = apply_lora(model, config.lora_rank) if config.strategy == "lora" else None
     if config.freeze_layers:
         freeze_bottom(model, config.freeze_layers)
+    if freeze_word_embeddings(model, config.freeze_embeddings) and progress:
+        print("word embeddings frozen: they are most of the model's parameters (--train-embeddings to update them)",
+              file=sys.stderr)
     collate = head.collate(tokenizer)
     schedule = plan_epochs(config, len(train_rows), len(eval_rows),
                            lambda: _throughput(model, train_rows, collate, config.batch_size, bf16, config.seed))
@@ -311,6 +314,21 @@ def freeze_bottom(model: torch.nn.Module, layers: int) -> None:
     for module in (model.get_input_embeddings(), *_encoder_blocks(model)[:layers]):
         for param in module.parameters():
             param.requires_grad_(False)
+
+
+EMBEDDING_SHARE = 0.5  # word embeddings above this share of the parameters are frozen by default
+
+
+def freeze_word_embeddings(model: torch.nn.Module, wanted: bool | None) -> bool:
+    """Fix the word embeddings when asked, or (``None``) when they hold most of the parameters:
+    multilingual-e5-small's 250k-token vocabulary is 96M of its 118M, and updating it costs every
+    step an optimizer pass and state over the whole matrix for the few rows a batch touches."""
+    embeddings = model.get_input_embeddings().weight
+    total = sum(p.numel() for p in model.parameters())
+    freeze = wanted if wanted is not None else embeddings.numel() > EMBEDDING_SHARE * total
+    if freeze:
+        embeddings.requires_grad_(False)
+    return freeze
 
 
 def _encoder_blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
