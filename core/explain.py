@@ -57,12 +57,13 @@ def is_reason(word: str) -> bool:
 def without(text: str, word: Word) -> str:
     """``text`` with one word left out (the spaces around it collapse to one)."""
     head, tail = text[: word.start].rstrip(), text[word.end :].lstrip()
-    joiner = " " if head and tail and not (_is_cjk(head[-1]) or _is_cjk(tail[0])) else ""
+    joiner = " " if head and tail and not (is_cjk(head[-1]) or is_cjk(tail[0])) else ""
     return head + joiner + tail
 
 
-def _is_cjk(char: str) -> bool:
-    return bool(re.match(f"[{_CJK}]", char))
+def is_cjk(text: str) -> bool:
+    """Whether ``text`` starts with a CJK character (a CJK word is one character)."""
+    return bool(re.match(f"[{_CJK}]", text))
 
 
 def occlusion(text: str, score: Callable[[Sequence[str]], Sequence[float]], *, top_k: int = 5,
@@ -95,4 +96,4 @@ def ranked_words(candidates: Sequence[Word], drops: Sequence[float], top_k: int)
              "weight": round(float(drops[i]), 4)} for i in ranked if drops[i] > 0]
 
 
-__all__ = ["STOP_WORDS", "Word", "is_reason", "occlusion", "occlusion_variants", "ranked_words", "without", "words"]
+__all__ = ["STOP_WORDS", "Word", "is_cjk", "is_reason", "occlusion", "occlusion_variants", "ranked_words", "without", "words"]

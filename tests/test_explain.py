@@ -34,3 +34,11 @@ def test_occlusion_finds_the_one_word_a_model_keys_on() -> None:
     check_explanation(text, explanation)
     assert explanation == [{"word": "declined", "start": 26, "end": 34, "weight": 0.8}]
     assert occlusion("declined", score) == []  # one word: nothing to compare against
+
+
+def test_lexical_terms_give_chinese_characters_and_pairs_and_english_words() -> None:
+    from core.lexical import terms
+
+    assert terms("我的银行卡丢了") == ["我", "的", "银", "行", "卡", "丢", "了", "我的", "的银", "银行", "行卡", "卡丢", "丢了"]
+    assert terms("Card LOST, 银行!") == ["card", "lost", "银", "行", "银行"]
+    assert set(terms("银行卡丢失怎么办")) & set(terms("我的银行卡丢了")) >= {"银行", "行卡", "卡丢"}

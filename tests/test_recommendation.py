@@ -270,3 +270,20 @@ def test_the_plugin_passes_the_kits_conformance_check(tiny_model: Path) -> None:
     report = check_plugin(plugins.recommendation, model=tiny_model, name="recommendation",
                           round_trips={"recommendation": RoundTrip(train=data, predict=["--user", "u03", "-k", "3"], verb="run")})
     assert "train -> run recommendation" in report.checked
+
+
+def test_tfidf_reads_chinese_item_texts_by_characters() -> None:
+    """A reader of two gardening books: TF-IDF ranks the third gardening book above the crime
+    novel (a whitespace tokeniser sees each Chinese text as one unmatched word)."""
+    from plugins.recommendation.data import Interaction, Item, PositiveRule
+    from plugins.recommendation.evaluation import Setup, tfidf
+
+    items = {"g1": Item("g1", "阳台种菜", "在阳台上种蔬菜和香草的入门指南"),
+             "g2": Item("g2", "小菜园", "一年四季的蔬菜种植日历"),
+             "g3": Item("g3", "种菜新手", "新手也能种好蔬菜：土壤、浇水和施肥"),
+             "c1": Item("c1", "雾中的侦探", "一位老侦探追查小镇上的失踪案")}
+    rows = [Interaction("u1", "g1", 1.0, "purchase"), Interaction("u1", "g2", 2.0, "purchase"),
+            Interaction("u1", "g3", 3.0, "purchase"), Interaction("u2", "c1", 1.0, "purchase")]
+    setup = Setup.of(items, rows, PositiveRule(), 0.34, {})
+    scores = tfidf(setup)[setup.users.index("u1")]
+    assert scores[setup.item_ids.index("g3")] > scores[setup.item_ids.index("c1")] > -1

@@ -98,9 +98,14 @@ def tfidf(setup: Setup) -> np.ndarray:
     """Cosine between the TF-IDF vector of each item's text and the mean of the user's likes."""
     from scipy import sparse
     from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from core.lexical import terms
     from sklearn.preprocessing import normalize
 
-    matrix = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1).fit_transform(
+    # core.lexical.terms: Chinese item texts are characters and character pairs, not one
+    # whitespace "word" per sentence.
+    matrix = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1, tokenizer=terms, token_pattern=None,
+                             lowercase=False).fit_transform(
         [setup.items[i].model_text() for i in setup.item_ids])
     liked = setup.liked_columns()
     rows = sparse.csr_matrix((np.ones(sum(map(len, liked)), dtype=np.float32),
