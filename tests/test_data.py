@@ -59,7 +59,7 @@ def items(adapter: DataAdapter, source: str, **options) -> list[Record | BadReco
 
 
 def test_hook_registers_the_builtin_adapters(registry):
-    assert registry.names() == ["conll", "csv", "jsonl", "sql"]
+    assert registry.names() == ["cluener", "conll", "csv", "jsonl", "sql"]
     assert registry.get("conll").kind == "tokens"
     assert registry.get("csv").kind == "rows"
 

@@ -60,7 +60,8 @@ def parse_label_map(spec: str) -> dict[str, str]:
 
 
 def resolve_adapter(source: str, adapters: Registry[DataAdapter], format: str | None = None) -> DataAdapter:
-    """The adapter named by ``format``, else the first one that says it reads ``source``."""
+    """The adapter named by ``format``, else the first one that says it reads ``source``, else
+    the first that recognises its content (CoNLL named ``weiboNER_2nd_conll.train``)."""
     if format:
         return adapters.get(format)
     for adapter in adapters:
@@ -68,6 +69,9 @@ def resolve_adapter(source: str, adapters: Registry[DataAdapter], format: str | 
             return adapter
     if "://" not in source and not Path(source).exists():
         raise UsageError(f"{source}: no such file or folder")
+    for adapter in adapters:
+        if adapter.recognises(source):
+            return adapter
     known = ", ".join(_describe(a) for a in sorted(adapters, key=lambda a: a.name)) or "none installed"
     raise UsageError(
         f"{redact_source(source)}: cannot tell the data format (known formats: {known})", hint="pass --format NAME"

@@ -12,9 +12,10 @@ import typer
 from core.app import Suite
 from core.cli import options as opt
 from core.data import load_text_examples, load_token_examples
+from core.data.adapters import join_tokens, text_tokens
 from core.data.types import ColumnMapping, TokenExample
-from core.errors import UnknownNameError, UsageError
-from core.evaluation.metrics import classification_metrics, token_metrics
+from core.errors import DataError, UnknownNameError, UsageError
+from core.evaluation.metrics import classification_metrics, detect_tag_scheme, token_metrics
 from core.heads.token import entities
 from core.hookspecs import hookimpl
 from core.languages import ReadingCheck, example_text, reading_check
@@ -350,45 +351,90 @@ class TextClassification(ClassificationScenario):
 
 class TokenClassification(ClassificationScenario):
     name = "token-classification"
-    help = "Tag words in sentences (named entities) from CoNLL data."
+    help = "Tag words in sentences (named entities) from CoNLL, BIOES/BMES or CLUE NER data."
     head_name = "token-classification"
 
     def train(self, suite: Suite, train: opt.TrainFile, eval: opt.EvalFile = None, format: opt.Format = None,
               encoding: opt.Encoding = "utf-8", on_error: opt.OnErrorOption = "raise", error_report: opt.ReportFile = None,
               model: opt.ModelOption = None, name: Name = None, resume: opt.Resume = False,
               training: TrainConfig = TAGGING_DEFAULTS) -> dict[str, Any]:
-        """Fine-tune a tagger (NER) on CoNLL files and register it."""
+        """Fine-tune a tagger (NER) on CoNLL (BIO, BIOES, BMES) or CLUE NER files and register it."""
         kw = dict(fmt=format, encoding=encoding, on_error=on_error, error_report=error_report)
         train_examples = self.load(suite, train, labelled=True, **kw)
         known = frozenset(self.label_set(train_examples))
         eval_examples = self.load(suite, eval, labelled=True, labels=known, **kw) if eval else None
-        return self.fit(suite, train_examples, eval_examples, model=model, name=name, config=training, resume=resume,
-                        head_options={})
+        scheme = tag_scheme(train, sorted(known))
+        typer.echo(f"tag scheme: {scheme} (from the tags of {train})", err=True)
+        result = self.fit(suite, train_examples, eval_examples, model=model, name=name, config=training, resume=resume,
+                          head_options={"tag_scheme": scheme})
+        return result | {"tag_scheme": scheme}
+
+    def load(self, suite: Suite, source: str, *, labelled: bool, **kw: Any) -> list[Any]:
+        examples = super().load(suite, source, labelled=labelled, **kw)
+        if labelled:
+            unlabelled = next((ex for ex in examples if ex.tags is None), None)
+            if unlabelled is not None:
+                raise DataError(source, "no tags: an unlabelled sentence in labelled data", line=unlabelled.line,
+                                field="label", hint="label every row (CLUE NER: a 'label' object, {} for none)")
+        return examples
 
     def evaluate(self, suite: Suite, data: opt.DataFile, model: opt.ModelOption = None, format: opt.Format = None,
                  encoding: opt.Encoding = "utf-8") -> dict[str, Any]:
-        """Entity-level precision/recall/F1 (seqeval) and token accuracy on CoNLL data."""
+        """Entity-level precision/recall/F1 (seqeval, per the model's tag scheme) and token accuracy."""
         predictor = self.predictor(suite, model)
         examples = self.load(suite, data, labelled=True, labels=frozenset(predictor.head.labels), fmt=format, encoding=encoding)
         predictions = predictor.predict(examples)
-        report = token_metrics([ex.tags for ex in examples], [p["tags"] for p in predictions])
+        scheme = head_scheme(predictor.head)
+        report = token_metrics([ex.tags for ex in examples], [p["tags"] for p in predictions], scheme)
         return self.record_evaluation(suite, model, data, len(examples), report, None)
 
     def predict(self, suite: Suite, texts: Texts = None, input: opt.InputFile = None, model: opt.ModelOption = None,
                 format: opt.Format = None, encoding: opt.Encoding = "utf-8") -> dict[str, Any]:
-        """Tag whitespace-separated sentences given as arguments or read from a CoNLL --input."""
+        """Tag sentences given as arguments (split at spaces; Chinese and Japanese text into
+        characters) or read from a CoNLL or CLUE NER --input. Entities are character spans
+        (``end`` exclusive) of each prediction's ``text``."""
         if not texts and not input:
             raise UsageError("give sentences to tag, or --input FILE")
-        examples = [TokenExample(t.split()) for t in texts or []]
+        sentences = []  # (text, each token's span in it)
+        for text in texts or []:
+            sentences.append((text, text_tokens(text)))
+        examples = [TokenExample([text[a:b] for a, b in spans]) for text, spans in sentences]
         if input:
-            examples += self.load(suite, input, labelled=False, fmt=format, encoding=encoding)
-        predictions = self.predictor(suite, model).predict(examples)
+            read = self.load(suite, input, labelled=False, fmt=format, encoding=encoding)
+            sentences += [join_tokens(ex.tokens) for ex in read]
+            examples += read
+        predictor = self.predictor(suite, model)
+        scheme = head_scheme(predictor.head)
+        tagged = [i for i, ex in enumerate(examples) if ex.tokens]
+        predictions: list[dict[str, Any]] = [{"tags": []} for _ in examples]
+        for i, p in zip(tagged, predictor.predict([examples[i] for i in tagged])):
+            predictions[i] = p
         return {
             "predictions": [
-                {"tokens": ex.tokens, "tags": p["tags"], "entities": entities(ex.tokens, p["tags"])}
-                for ex, p in zip(examples, predictions)
+                {"text": text, "tokens": ex.tokens, "tags": p["tags"],
+                 "entities": entities(ex.tokens, p["tags"], scheme, text=text, spans=spans)}
+                for (text, spans), ex, p in zip(sentences, examples, predictions)
             ]
         }
+
+
+def tag_scheme(source: str, tags: list[str]) -> str:
+    """The tagging scheme of ``source``'s tags; mixed schemes are a data error."""
+    try:
+        return detect_tag_scheme(tags)
+    except ValueError as exc:
+        raise DataError(source, str(exc), hint="tag every entity in one scheme") from None
+
+
+def head_scheme(head: Any) -> str:
+    """The tagging scheme a token head reads entities with (a plugin's head may not say)."""
+    scheme = getattr(head, "tag_scheme", None)
+    if scheme is None:
+        try:
+            scheme = detect_tag_scheme(head.labels)
+        except ValueError:
+            scheme = "BIO"
+    return scheme
 
 
 def distributed_rank() -> tuple[int, int]:

@@ -1,4 +1,5 @@
-"""Token classification (NER): a tag per word, learned on each word's first sub-token."""
+"""Token classification (NER): a tag per word, learned on each word's first sub-token, and
+entities read from the tags per the data's tagging scheme (BIO, BIOES, BMES, BILOU)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.data.types import TokenExample
-from core.evaluation.metrics import token_metrics
+from core.errors import UsageError
+from core.evaluation.metrics import OUTSIDE, STRICT_SCHEMES, TAG_SCHEMES, as_iobes, detect_tag_scheme, token_metrics
 from core.heads import TaskHead
 from core.heads.classification import softmax
 
@@ -16,22 +18,38 @@ if TYPE_CHECKING:
     import torch
 
 IGNORE = -100
-OUTSIDE = "O"
 
 
 class TokenClassificationHead(TaskHead):
-    """Inputs: :class:`TokenExample` (words and one tag per word, BIO or IOBES).
+    """Inputs: :class:`TokenExample` (words, or Chinese characters, and one tag per word).
 
     The label sits on the first sub-token of each word and the other sub-tokens are ignored
     by the loss; predictions are read from first sub-tokens and mapped back to words. Words
     cut off by ``max_length``, or that the tokenizer drops (e.g. zero-width characters), are
     predicted as ``O``, so there is always one tag per word.
+
+    Option ``tag_scheme`` (saved with the model): ``BIO``, ``BIOES``, ``BMES`` or ``BILOU``,
+    how entities are read from tags when scoring (:func:`token_metrics`) and predicting
+    (:func:`entities`). Tags are kept as the data spells them (a BMES model predicts ``M-``).
+    Without it, the scheme is detected from the labels.
     """
 
     name = "token-classification"
     description = "words -> a tag per word (NER)"
     example_kind = "tokens"
     primary_metric = "entity_f1"
+
+    def __init__(self, labels: Sequence[str], **options: Any) -> None:
+        super().__init__(labels, **options)
+        scheme = options.get("tag_scheme")
+        if scheme is None:
+            try:
+                scheme = detect_tag_scheme(self.labels)
+            except ValueError:
+                scheme = "BIO"
+        elif scheme not in TAG_SCHEMES:
+            raise UsageError(f"unknown tag scheme '{scheme}' (known: {', '.join(TAG_SCHEMES)})")
+        self.tag_scheme: str = scheme
 
     def build_model(self, encoder_path: str, *, dropout: float | None = None) -> torch.nn.Module:
         from core.heads.modeling import encoder_config
@@ -90,7 +108,7 @@ class TokenClassificationHead(TaskHead):
             keep = gold_row != IGNORE
             true_tags.append([self.labels[i] for i in gold_row[keep]])
             pred_tags.append([self.labels[i] for i in pred_row[keep]])
-        report = token_metrics(true_tags, pred_tags)
+        report = token_metrics(true_tags, pred_tags, self.tag_scheme)
         return {"entity_f1": report["entity_f1"], "token_accuracy": report["token_accuracy"]}
 
 
@@ -103,18 +121,62 @@ def first_subtoken_labels(word_ids: Sequence[int | None], word_labels: Sequence[
     return labels
 
 
-def entities(words: Sequence[str], tags: Sequence[str]) -> list[dict[str, Any]]:
-    """BIO tags as spans ``{"type", "start", "end", "text"}`` (``end`` exclusive, in words)."""
-    spans: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
+def entities(words: Sequence[str], tags: Sequence[str], scheme: str = "BIO", *,
+             text: str | None = None, spans: Sequence[tuple[int, int]] | None = None) -> list[dict[str, Any]]:
+    """Entities ``{"type", "start", "end", "text"}`` read from ``tags`` as ``scheme`` reads them
+    (the same entities :func:`token_metrics` scores): ``start``/``end`` (exclusive) count words,
+    or, given ``text`` and each word's ``(start, end)`` in it (``spans``), characters of ``text``.
+    """
+    chunks = strict_chunks(as_iobes(tags, scheme)) if scheme in STRICT_SCHEMES else lenient_chunks(tags)
+    found = []
+    for kind, first, last in chunks:
+        if text is not None and spans is not None:
+            start, end = spans[first][0], spans[last - 1][1]
+            found.append({"type": kind, "start": start, "end": end, "text": text[start:end]})
+        else:
+            found.append({"type": kind, "start": first, "end": last, "text": " ".join(words[first:last])})
+    return found
+
+
+def _split(tag: str) -> tuple[str, str]:
+    """(prefix, type) of a tag as seqeval splits it: ``B-PER.NAM`` -> (``B``, ``PER.NAM``)."""
+    return tag[:1], tag[1:].split("-", maxsplit=1)[-1] or "_"
+
+
+def lenient_chunks(tags: Sequence[str]) -> list[tuple[str, int, int]]:
+    """``(type, start, end)`` chunks as conlleval and seqeval's default mode read them: a chunk
+    also begins at an ``I-`` after ``O`` or after another type (BIO, IOB1)."""
+    chunks = []
+    prev_prefix, prev_type, begin = OUTSIDE, "", 0
     for index, tag in enumerate(list(tags) + [OUTSIDE]):
-        prefix, _, kind = tag.partition("-")
-        continues = current is not None and prefix in ("I", "E") and kind == current["type"]
-        if current is not None and not continues:
-            current["text"] = " ".join(words[current["start"] : index])
-            current["end"] = index
-            spans.append(current)
-            current = None
-        if tag != OUTSIDE and not continues:
-            current = {"type": kind or tag, "start": index}
-    return spans
+        prefix, kind = _split(tag)
+        ends = (prev_prefix in ("E", "S") or (prev_prefix in ("B", "I") and prefix in ("B", "S", OUTSIDE))
+                or (prev_prefix != OUTSIDE and prev_type != kind))
+        if ends and prev_prefix != OUTSIDE:
+            chunks.append((prev_type, begin, index))
+        begins = (prefix in ("B", "S") or (prev_prefix in ("E", "S", OUTSIDE) and prefix in ("E", "I"))
+                  or (prefix != OUTSIDE and prev_type != kind))
+        if begins:
+            begin = index
+        prev_prefix, prev_type = prefix, kind
+    return chunks
+
+
+def strict_chunks(tags: Sequence[str]) -> list[tuple[str, int, int]]:
+    """``(type, start, end)`` chunks of IOBES tags read strictly, as seqeval's ``mode="strict"``
+    does: ``B- I-* E-`` of one type, or ``S-``; anything else is no entity."""
+    chunks = []
+    index = 0
+    while index < len(tags):
+        prefix, kind = _split(tags[index])
+        if prefix not in ("B", "S"):
+            index += 1
+            continue
+        end, last = index + 1, prefix
+        while last in ("B", "I") and end < len(tags) and _split(tags[end]) in (("I", kind), ("E", kind)):
+            last = tags[end][:1]
+            end += 1
+        if last in ("E", "S"):
+            chunks.append((kind, index, end))
+        index = end
+    return chunks
