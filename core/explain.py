@@ -10,48 +10,10 @@ same code explains an intent, a sentiment or a recommendation.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-# A word: a run of letters/digits (with inner ' - . joining them), or one CJK character.
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
-_WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:['’\-.][^\W_{_CJK}]+)*")
-
-STOP_WORDS = frozenset(
-    # English function words (not "no", "not", "down", "up", "against": they carry sentiment)
-    """
-    a about after am an and any are as at be because been before being between both but by can could
-    did do does doing during each for from had has have having he her here hers herself him himself his
-    how i if in into is it its itself just me my myself now of on once or other our ours ourselves out
-    own same she should so some such than that the their theirs them themselves then there these they
-    this those through to until was we were what when where which while who whom why will with would
-    you your yours yourself yourselves via per amid says said also only over under again vs too us
-    update updated upd
-    der die das und ist ein eine zu den le la les et un une des du de el los las y en es
-    更新 的 了 在 是 和 与 及 将 对 为 也 就 都 而 或 其 之 于 这 那 有 被 把 从 到 向 给 让 个 我 你 他 她 它 们
-    吗 呢 吧 啊 呀 哦 么
-    """.split()
-)  # wire-copy markers ("(update 3)") too: never a reason on their own
-
-
-@dataclass(frozen=True)
-class Word:
-    text: str
-    start: int
-    end: int
-
-
-def words(text: str) -> list[Word]:
-    """The words of ``text`` with their character spans; punctuation and spaces are not words."""
-    return [Word(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
-
-
-def is_reason(word: str) -> bool:
-    """Whether a word may stand alone as a reason: not a stop word, not a lone digit or letter."""
-    lowered = word.lower()
-    return lowered not in STOP_WORDS and not (len(word) == 1 and word.isascii())
+from core.lexical import STOP_WORDS, Word, is_cjk, is_reason, words
 
 
 def without(text: str, word: Word) -> str:
@@ -59,11 +21,6 @@ def without(text: str, word: Word) -> str:
     head, tail = text[: word.start].rstrip(), text[word.end :].lstrip()
     joiner = " " if head and tail and not (is_cjk(head[-1]) or is_cjk(tail[0])) else ""
     return head + joiner + tail
-
-
-def is_cjk(text: str) -> bool:
-    """Whether ``text`` starts with a CJK character (a CJK word is one character)."""
-    return bool(re.match(f"[{_CJK}]", text))
 
 
 def occlusion(text: str, score: Callable[[Sequence[str]], Sequence[float]], *, top_k: int = 5,

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
-_LETTER = re.compile(r"[^\W\d_]")
+from core.lexical import cjk_share
+
 UNKNOWN_WARNING = 0.05  # a twentieth of the tokens unreadable: the model is missing the language
 CJK_DATA = 0.3  # share of letters that are CJK for the data to count as Chinese/Japanese/Korean
 MULTILINGUAL = "multilingual-e5-small"
@@ -61,14 +60,6 @@ def example_text(example: Any) -> str:
     return " ".join(tokens) if tokens else ""
 
 
-def cjk_share(texts: Sequence[str]) -> float:
-    letters = cjk = 0
-    for text in texts:
-        letters += len(_LETTER.findall(text))
-        cjk += len(_CJK.findall(text))
-    return cjk / letters if letters else 0.0
-
-
 def reading_check(tokenizer: Any, texts: Sequence[str], model_path: str | Path, *, seed: int = 0) -> ReadingCheck:
     """The unknown-token share on (a sample of) ``texts`` and what the model says it reads."""
     sample = list(texts) if len(texts) <= SAMPLE else random.Random(seed).sample(list(texts), SAMPLE)
@@ -100,4 +91,4 @@ def model_languages(path: str | Path) -> str | None:
     return "en" if packaged is not None and folder.resolve() == packaged.resolve() else None
 
 
-__all__ = ["ReadingCheck", "cjk_share", "example_text", "model_languages", "reading_check"]
+__all__ = ["ReadingCheck", "example_text", "model_languages", "reading_check"]

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal
 from core.data.base import DataAdapter
 from core.data.types import BadRecord, ReadOptions, Record
 from core.errors import DataError, UsageError
+from core.lexical import HAN, KANA
 
 ENCODING_HINT = "pass --encoding latin-1 (or the file's encoding)"
 _URL_PASSWORD = re.compile(r"^([\w+.-]+://[^:/@]*):[^/]*@")
@@ -452,7 +453,7 @@ _CJK = (
     "\uff66-\uff9f"  # half-width katakana
     "\U00020000-\U0003134f"  # ideographs, extensions B to G
 )
-_HAS_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+_HAS_CJK = re.compile(f"[{HAN}{KANA}]")  # written without spaces (Korean has them)
 _CJK_CHAR = re.compile(f"[{_CJK}]")
 # A CJK character; else a run of letters and digits (with combining accents); else one symbol.
 _CJK_TOKEN = re.compile(rf"[{_CJK}]|(?:(?![{_CJK}])[^\W_]|[\u0300-\u036f])+|\S")

@@ -8,8 +8,10 @@
     knowledge = ["faq.yml", "docs/"]
     retrieval_top_k = 3
     retrieval_threshold = 0.55     # cosine similarity a knowledge-base entry must reach
+    retrieval_word_threshold = 0.2 # TF-IDF similarity, for messages the encoder cannot read (Chinese with the default)
     embedding_precision = "int8"   # or fp32: the knowledge-base encoder on CPU
-    language = "en"
+    language = "en"                # answer language when a request names none and detection finds none
+    detect_language = true         # answer a Chinese, Japanese or Korean message in its language
 
 Relative paths are taken from the working folder. Without a table, the embedded sample bank
 (``samples/``) answers, so a fresh install replies sensibly once a model is trained.
@@ -28,6 +30,8 @@ PLUGIN = "customer_service"
 SCENARIO = "customer-service"
 SAMPLES = Path(__file__).parent / "samples"
 SAMPLE_TRAIN = SAMPLES / "train.yml"
+SAMPLE_TRAIN_ZH = SAMPLES / "train.zh.yml"  # the same bank and intents in Chinese
+SAMPLE_TEST_ZH = SAMPLES / "test.zh.yml"
 SAMPLE_ANSWERS = SAMPLES / "answers.yml"
 SAMPLE_KNOWLEDGE = SAMPLES / "knowledge"
 MAX_TEXT_BYTES = 100_000
@@ -50,7 +54,13 @@ class ServiceConfig(BaseModel):
     embedding_precision: Literal["int8", "fp32"] = Field("int8", description="int8: faster queries on CPU.")
     retrieval_top_k: int = Field(3, ge=1, le=50)
     retrieval_threshold: float = Field(0.55, ge=-1, le=1, description="Cosine similarity a match must reach.")
-    language: str = Field("en", min_length=1, description="Answer language when a request names none.")
+    retrieval_word_threshold: float = Field(0.2, ge=0, le=1, description=(
+        "TF-IDF similarity a match by words must reach: messages the sentence encoder cannot read "
+        "(Chinese, Japanese, Korean with the English default) are searched by their words and character bigrams."))
+    language: str = Field("en", min_length=1, description="Answer language when a request names none and none is detected.")
+    detect_language: bool = Field(True, description=(
+        "Without a requested language, answer a message written mostly in CJK characters in its "
+        "language (zh, ja, ko) when the answer book has it."))
     extra_repeat: int = Field(3, ge=1, le=100, description="Times each --train-extra example is repeated in training.")
     max_text_bytes: int = Field(MAX_TEXT_BYTES, ge=1)
 

@@ -4,6 +4,12 @@ by meaning with a sentence-transformers encoder when the answer book has no answ
 FAQ YAML is a list (or ``faq:`` list) of ``{question, answer}``; FAQ CSV has ``question`` and
 ``answer`` columns; each Markdown section (a heading and the text under it) is one entry whose
 title is the heading path (``Cards > Travelling abroad``). A folder means every such file in it.
+
+A message is searched among the entries in its own script's language (a Chinese question among
+the Chinese entries, any other among the rest; all of them when its language has none), so a
+reply stays in one language. It is searched by meaning (the sentence encoder's cosine) when the
+encoder reads it, and by its words otherwise (:mod:`.lexical`: TF-IDF over words, and character
+bigrams of Chinese, Japanese and Korean), each with its own threshold.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import yaml
 from core import DataError
 from plugins.customer_service import yamlnodes as yn
 from plugins.customer_service.encoder import SentenceEncoder, cosine
+from plugins.customer_service.language import Detection, detect_language
+from plugins.customer_service.lexical import WordIndex
 
 SUFFIXES = (".yml", ".yaml", ".csv", ".md", ".markdown")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -142,31 +150,50 @@ def _read_markdown(path: Path, encoding: str) -> list[Entry]:
     return entries
 
 
+MEANING, WORDS = "meaning", "words"
+
+
 @dataclass(frozen=True)
 class Hit:
     entry: Entry
     similarity: float
+    by: str = MEANING  # meaning (the encoder's cosine) or words (TF-IDF cosine)
+    language: str | None = None  # the entry's, when its script shows one (zh, ja, ko)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"title": self.entry.title, "ref": self.entry.ref, "similarity": round(self.similarity, 4)}
+        return {"title": self.entry.title, "ref": self.entry.ref, "similarity": round(self.similarity, 4), "by": self.by}
 
 
 class Retriever:
-    """Entries embedded once (normalised), searched by cosine similarity."""
+    """Entries embedded once (normalised) and indexed by their words; see the module docstring."""
 
     def __init__(self, entries: list[Entry], encoder: SentenceEncoder) -> None:
         self.entries = entries
         self.encoder = encoder
         self.matrix = encoder.embed([e.embed_text for e in entries]) if entries else np.zeros((0, 1), dtype=np.float32)
+        # by words: the better of an entry's title (its question, or heading path) and its text,
+        # so a long section is still found by the few words of its heading
+        self.titles, self.texts = WordIndex([e.title for e in entries]), WordIndex([e.embed_text for e in entries])
+        self.languages = [detect_language(f"{e.title}\n{e.answer}").language for e in entries]
 
     @classmethod
     def load(cls, paths: list[Path], encoder: SentenceEncoder) -> Retriever:
         return cls(load_entries(paths), encoder)
 
-    def search(self, text: str, k: int, vector: np.ndarray | None = None) -> list[Hit]:
-        """The ``k`` closest entries; ``vector`` is ``text`` already embedded by this encoder."""
+    def search(self, text: str, k: int, vector: np.ndarray | None = None, *, detected: Detection | None = None) -> list[Hit]:
+        """The ``k`` closest entries in ``text``'s language, by meaning or by words (each hit says
+        which); ``vector`` is ``text`` already embedded by this encoder, ``detected`` its
+        :func:`~.language.detect_language` when the caller has it."""
         if not self.entries:
             return []
-        scores = cosine((self.encoder.embed([text]) if vector is None else vector[None]), self.matrix)[0]
-        top = np.argsort(-scores)[:k]
-        return [Hit(self.entries[i], float(scores[i])) for i in top]
+        language = (detected or detect_language(text)).language
+        same = np.array([lang == language for lang in self.languages])
+        by = MEANING if self.encoder.reads(text, language) else WORDS
+        if by == MEANING:
+            scores = cosine((self.encoder.embed([text]) if vector is None else vector[None]), self.matrix)[0]
+        else:
+            scores = np.maximum(self.titles.scores(text), self.texts.scores(text))
+        if same.any():
+            scores = np.where(same, scores, -np.inf)
+        top = [int(i) for i in np.argsort(-scores, kind="stable")[:k] if np.isfinite(scores[i])]
+        return [Hit(self.entries[i], float(scores[i]), by, self.languages[i]) for i in top]

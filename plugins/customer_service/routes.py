@@ -30,11 +30,14 @@ class ReplyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"text": "I lost my card"}, {"text": "and can I get a new one?", "session_id": "3f9c2a71d04b4e8a"},
         {"text": "Ich habe meine Karte verloren", "language": "de", "slots": {"customer_name": "Ada"}},
+        {"text": "我的银行卡丢了"},
     ]})
     text: CleanStr = Field(description=f"The customer's message: not blank, at most {MAX_TEXT_BYTES:,} bytes of UTF-8.")
     session_id: Optional[Annotated[CleanStr, StringConstraints(min_length=1, max_length=MAX_SESSION_CHARS)]] = Field(
         None, description="Continue a conversation (as returned by an earlier reply); omit to start one.")
-    language: Optional[Short] = Field(None, description="Answer language, e.g. en or de (default: configured).")
+    language: Optional[Short] = Field(None, description=(
+        "Answer language, e.g. en, de or zh (default: the message's when written in Chinese, Japanese or Korean "
+        "and the answer book has it, else configured)."))
     slots: Optional[dict[Short, Annotated[CleanStr, StringConstraints(max_length=1000)]]] = Field(
         None, description="Values for the answer templates' slots, e.g. customer_name.")
     explain: bool = Field(False, description="Also return the words behind the intent: [{word, start, end, weight}].")
@@ -59,7 +62,7 @@ class ReplyResponse(BaseModel):
     why: str = Field(description="Intent and confidence, the knowledge-base match, or the escalation reason.")
     turn_id: Optional[int] = Field(description="Id in the conversation log; send it to /feedback to correct the intent.")
     ticket_id: Optional[int] = Field(description="Hand-off ticket, on the escalation route.")
-    match: Optional[dict[str, Any]] = Field(description="The knowledge-base entry used: title, ref, similarity.")
+    match: Optional[dict[str, Any]] = Field(description="The knowledge-base entry used: title, ref, similarity, and by (meaning or words).")
     latency_ms: float
     language: Optional[str]
     explanation: Optional[list[Explanation]] = Field(None, description="With explain=true: the words behind the intent.")

@@ -182,7 +182,7 @@ class CustomerServiceScenario(ClassificationScenario):
             format: opt.Format = None, text_column: opt.TextColumn = "text", encoding: opt.Encoding = "utf-8",
             model: opt.ModelOption = None, threshold: Threshold = None,
             session: Annotated[Optional[str], typer.Option("--session", help="Continue this session id (default: a new one).")] = None,
-            language: Annotated[Optional[str], typer.Option("--language", help="Answer language (default: config, en).")] = None,
+            language: Annotated[Optional[str], typer.Option("--language", help="Answer language (default: the message's when it is written in Chinese, Japanese or Korean and the answer book has it, else config, en).")] = None,
             explain: opt.ExplainFlag = False,
             ) -> dict[str, Any] | None:
         """Chat with the assistant in the terminal, or reply to every message of --input (JSON Lines out)."""

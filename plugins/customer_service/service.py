@@ -4,6 +4,10 @@ The route is decided in this order, so the company's own wording wins whenever t
 sure: ``template`` (a confident, in-scope, unambiguous intent with an answer-book entry),
 ``retrieval`` (the closest knowledge-base entry, if similar enough), ``escalation`` (a stored
 hand-off ticket). The latency of a reply is the decision itself; logging is not counted.
+
+A reply is in one language: the one asked for; without one, the message's own when its script
+shows it (Chinese, Japanese, Korean: :mod:`.language`), else the configured one; and in each
+case only where the answer book (or the knowledge-base entry) has it, ``why`` saying otherwise.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from plugins.customer_service.calibration import IntentDecision
 from plugins.customer_service.config import SAMPLE_TRAIN, SCENARIO, ServiceConfig
 from plugins.customer_service.encoder import SentenceEncoder
 from plugins.customer_service.intents import IntentModel
-from plugins.customer_service.knowledge import Hit, Retriever
+from plugins.customer_service.knowledge import MEANING, Hit, Retriever
+from plugins.customer_service.language import Detection, detect_language, is_cjk_language
 from plugins.customer_service.store import ConversationLog
 
 if TYPE_CHECKING:
@@ -104,8 +109,10 @@ class CustomerService:
         return cls(intents, answers, retriever, ConversationLog(suite.store) if log else None, config)
 
     # -- deciding ------------------------------------------------------------------------
-    def plan(self, text: str, decision: IntentDecision, vector: np.ndarray | None = None) -> Plan:
-        """``vector``: ``text`` embedded by the knowledge base's encoder, when already done."""
+    def plan(self, text: str, decision: IntentDecision, vector: np.ndarray | None = None,
+             detected: Detection | None = None) -> Plan:
+        """``vector``: ``text`` embedded by the knowledge base's encoder, when already done;
+        ``detected``: its :func:`~.language.detect_language`, when already done."""
         reasons = [self.intents.explain(decision)]
         if decision.accepted:
             answer = self.answers.get(decision.intent)
@@ -115,14 +122,17 @@ class CustomerService:
             if answer is not None:
                 return Plan("template", reasons, templates=answer.templates)
             reasons.append(f"no answer-book entry for '{decision.intent}'")
-        hits = self.retriever.search(text, self.config.retrieval_top_k, vector) if self.retriever else []
-        floor = self.config.retrieval_threshold
+        hits = self.retriever.search(text, self.config.retrieval_top_k, vector, detected=detected) if self.retriever else []
+        by_meaning = not hits or hits[0].by == MEANING
+        floor = self.config.retrieval_threshold if by_meaning else self.config.retrieval_word_threshold
+        measure = "similarity" if by_meaning else "word similarity"
         if hits and hits[0].similarity >= floor:
             best = hits[0]
-            reasons.append(f"knowledge base '{best.entry.title}' ({best.entry.ref}) similarity {best.similarity:.2f} >= {floor:.2f}")
+            reasons.append(f"knowledge base '{best.entry.title}' ({best.entry.ref}) {measure} {best.similarity:.2f} >= {floor:.2f}"
+                           + ("" if by_meaning else " (searched by words: the sentence encoder cannot read this message)"))
             return Plan("retrieval", reasons, hit=best, hits=hits)
         best_note = f" (best '{hits[0].entry.title}' at {hits[0].similarity:.2f})" if hits else ""
-        reasons.append(f"no knowledge-base entry reaches similarity {floor:.2f}{best_note}")
+        reasons.append(f"no knowledge-base entry reaches {measure} {floor:.2f}{best_note}")
         return Plan("escalation", reasons, ticket_reason="; ".join(reasons), hits=hits)
 
     def reply(self, text: str, session_id: str | None = None, *, channel: str = "cli", language: str | None = None,
@@ -130,19 +140,14 @@ class CustomerService:
         session = check_session(session_id) if session_id else uuid.uuid4().hex[:16]
         with self._models:
             started = time.perf_counter()
+            detected = detect_language(text)
             vectors = self.intents.encoder.embed([text]) if self.intents.uses_familiarity else None
             decision = self.intents.classify([text], vectors)[0]
             shared = vectors is not None and self.retriever is not None and self.intents.encoder is self.retriever.encoder
-            plan = self.plan(text, decision, vectors[0] if shared else None)
+            plan = self.plan(text, decision, vectors[0] if shared else None, detected)
             latency = (time.perf_counter() - started) * 1000
             words = self.intents.explain_words(text, decision.intent) if explain else None
-        asked = language or self.config.language
-        answer_templates = plan.templates if plan.templates is not None else (
-            self.answers.escalation if plan.route == "escalation" else None)
-        language = self.answers.language_of(answer_templates, asked) if answer_templates else asked
-        if language != asked:  # said, not silently answered in another language
-            plan.reasons.append(f"no '{asked}' answer for this {'intent' if plan.templates is not None else 'route'}: "
-                                f"answered in '{language}'")
+        language = self._language(plan, language, detected)
         values = {"intent": decision.intent, "session_id": session, **(slots or {})}
 
         def render(ticket_id: int | None) -> str:
@@ -161,6 +166,25 @@ class CustomerService:
         match = plan.hit.as_dict() if plan.hit else None
         return Reply(answer, plan.route, decision.intent, decision.confidence, plan.why, session, turn_id, ticket_id,
                      match, latency, language, words)
+
+    def _language(self, plan: Plan, asked: str | None, detected: Detection) -> str:
+        """The reply's language (see the module docstring); a detected language, and any answer
+        in another language than wanted, are added to the plan's reasons."""
+        if not asked and self.config.detect_language and detected.language:
+            asked = detected.language
+            plan.reasons.append(detected.describe())
+        asked = asked or self.config.language
+        templates = plan.templates if plan.templates is not None else (
+            self.answers.escalation if plan.route == "escalation" else None)
+        if templates:
+            used, what = self.answers.language_of(templates, asked), "intent" if plan.templates is not None else "route"
+        elif plan.hit is not None:  # the entry's own language when its script shows it
+            used, what = plan.hit.language or (self.answers.language if is_cjk_language(asked) else asked), "knowledge-base entry"
+        else:
+            used, what = asked, ""
+        if used != asked:  # said, not silently answered in another language
+            plan.reasons.append(f"no '{asked}' answer for this {what}: answered in '{used}'")
+        return used
 
     def _render(self, plan: Plan, language: str, values: dict[str, object]) -> str:
         parts = []

@@ -17,6 +17,7 @@ Read from the ``[finance_sentiment]`` table of ``suite.toml`` (home, then workin
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime, timedelta, timezone
 from collections.abc import Iterable
 from typing import Any, Literal
@@ -24,6 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core import validate_table
+from core.lexical import CJK, has_cjk
 
 # A sensible default taxonomy; each description is what zero-shot topic similarity compares to.
 DEFAULT_TOPICS: dict[str, str] = {
@@ -136,6 +138,15 @@ class MonitorConfig(BaseModel):
     surge: SurgeConfig = Field(default_factory=SurgeConfig)
     sinks: list[dict[str, Any]] = Field(default_factory=lambda: [{"type": "console"}])
 
+    @field_validator("watchlist", mode="before")
+    @classmethod
+    def _numeric_tickers(cls, value: Any) -> Any:
+        """A ticker written as a number (``"北风银行" = ["北行", 690017]``) is its digits."""
+        if isinstance(value, dict):
+            return {name: [str(a) if isinstance(a, int) and not isinstance(a, bool) else a for a in aliases]
+                    if isinstance(aliases, list) else aliases for name, aliases in value.items()}
+        return value
+
     @field_validator("min_time")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
@@ -154,11 +165,37 @@ class MonitorConfig(BaseModel):
         return validate_table(cls, table, origin)
 
 
+_LATIN_WORD = rf"[^\W{CJK}]"  # a word character that is not CJK: letters, digits, underscore
+
+
+def _boundaries(alias: str) -> str:
+    """``alias`` as a pattern with the boundaries its script needs.
+
+    A CJK end has none (no spaces in Chinese: 招商银行 matches in 招商银行股价); a Latin end must
+    not continue a Latin word, though CJK may touch it (NWB股价 finds NWB, NWBX does not); an
+    all-digit ticker (600036) must not be part of a longer number (1600036, 6000361, 0.600036),
+    though letters may touch it (SH600036, 600036.SH)."""
+    body = re.escape(alias)
+    if alias.isdigit():
+        return rf"(?<!\d)(?<!\d\.){body}(?!\.?\d)"
+    left = "" if has_cjk(alias[0]) else rf"(?<!{_LATIN_WORD})(?<!\$)"
+    right = "" if has_cjk(alias[-1]) else rf"(?!{_LATIN_WORD})"
+    return left + body + right
+
+
+def _fold_width(text: str) -> str:
+    """Full-width letters and digits (ＮＷＢ, ６０００３６: common in Chinese text) as ASCII."""
+    return unicodedata.normalize("NFKC", text)
+
+
 class Watchlist:
     """Finds watched entities in text by their names and aliases.
 
     An alias in capitals of up to five letters (a ticker: ``NWB``) or starting with ``$`` must
-    match exactly; other aliases match regardless of case, on word boundaries.
+    match exactly; other aliases match regardless of case. Latin names match on word
+    boundaries, CJK names (招商银行, 招行) wherever they occur, a numeric ticker (600036) where it
+    is not part of a longer number (see :func:`_boundaries`). Full-width forms match their
+    ASCII alias.
     """
 
     def __init__(self, entities: dict[str, list[str]]) -> None:
@@ -167,7 +204,7 @@ class Watchlist:
         folded: list[str] = []
         for name, aliases in entities.items():
             for alias in {name, *aliases}:
-                alias = alias.strip()
+                alias = _fold_width(str(alias)).strip()
                 if not alias:
                     continue
                 is_ticker = alias.startswith("$") or (alias.isupper() and len(alias) <= 5)
@@ -181,17 +218,21 @@ class Watchlist:
         ordered = sorted(set(aliases), key=len, reverse=True)  # longest alias wins
         if not ordered:
             return None
-        return re.compile(r"(?<![\w$])(?:" + "|".join(re.escape(a) for a in ordered) + r")(?!\w)", flags)
+        return re.compile("|".join(_boundaries(a) for a in ordered), flags)
 
     def find(self, text: str, given: Iterable[str] = ()) -> list[str]:
         """Watched entities in ``text``, plus ``given`` ones (mapped to their canonical name)."""
         found: dict[str, None] = {}
         for name in given:
-            found[self.canonical.get(name, self.canonical.get(name.casefold(), name))] = None
+            key = _fold_width(name).strip()
+            found[self.canonical.get(key, self.canonical.get(key.casefold(), name))] = None
+        text = _fold_width(text)
         if self._exact:
             for match in self._exact.finditer(text):
                 found[self.canonical[match.group(0)]] = None
         if self._folded:
             for match in self._folded.finditer(text):
-                found[self.canonical[match.group(0).casefold()]] = None
+                name = self.canonical.get(match.group(0).casefold())
+                if name is not None:  # a case-insensitive match whose full case folding differs (rare)
+                    found[name] = None
         return list(found)

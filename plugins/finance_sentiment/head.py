@@ -11,6 +11,7 @@ decodes it like any classifier.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,7 +34,9 @@ class SentimentTopicHead(SequenceClassificationHead):
 
     Options: ``topics`` (names), ``descriptions`` (one per topic, used zero-shot),
     ``topic_mode`` (``trained`` or ``zero-shot``), ``min_similarity`` (zero-shot: below it the
-    topic is ``other``). Examples carry the topic in ``extras["topic"]``.
+    topic is ``other``), ``prompts`` (the encoder's, as its catalogue entry records them: e5
+    reads ``{"query": "query: "}``; every text and description is given the ``query`` one, as
+    e5 asks for classification and similarity). Examples carry the topic in ``extras["topic"]``.
     """
 
     name = "sentiment-topic"
@@ -57,8 +60,15 @@ class SentimentTopicHead(SequenceClassificationHead):
         return SentimentTopicModel.from_encoder(encoder_path, len(self.labels), len(self.topics),
                                                 zero_shot=self.zero_shot, dropout=dropout)
 
+    @property
+    def prompt(self) -> str:
+        """The prefix every text is read with (empty for encoders trained without one)."""
+        return str((self.options.get("prompts") or {}).get("query", ""))
+
     def features(self, tokenizer: Any, examples: Sequence[TextExample], max_length: int) -> list[dict[str, Any]]:
-        rows = super().features(tokenizer, examples, max_length)
+        prompt = self.prompt
+        read = [replace(ex, text=prompt + ex.text) for ex in examples] if prompt else examples
+        rows = super().features(tokenizer, read, max_length)
         topic_ids = {topic: i for i, topic in enumerate(self.topics)}
         for row, ex in zip(rows, examples):
             if "labels" in row:

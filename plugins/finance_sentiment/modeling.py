@@ -62,8 +62,10 @@ class SentimentTopicModel(PooledClassifier):
         self.train(was_training)
         return vectors
 
-    def set_prototypes(self, tokenizer: Any, descriptions: Sequence[str]) -> None:
+    def set_prototypes(self, tokenizer: Any, descriptions: Sequence[str], prompt: str = "") -> None:
         """Embed the topic descriptions with this (fine-tuned) encoder: zero-shot topics
-        compare texts and descriptions in the space the model now has."""
+        compare texts and descriptions in the space the model now has. ``prompt`` is the
+        prefix the texts are read with (e5: ``query: ``), given to the descriptions too."""
         if descriptions:
-            self.prototypes = self.embed_texts(tokenizer, descriptions).to(self.prototypes.dtype).clone()
+            vectors = self.embed_texts(tokenizer, [prompt + text for text in descriptions])
+            self.prototypes = vectors.to(self.prototypes.dtype).clone()

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from core import write_text_atomic
-from core.explain import is_reason
+from core.lexical import CJK, is_reason
 from plugins.finance_sentiment.text import normalise
 
 __all__ = ["write_report", "render_report", "SHARE_MIN_ITEMS", "NEAR_DUPLICATE", "FONT_STACK"]
@@ -57,8 +57,7 @@ HOUR_MS = 3600 * 1000
 FONT_STACK = ('system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Helvetica Neue", Arial, '
               '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif')
 
-_CJK_RANGES = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff"  # radicals, kana, Han, Hangul, compatibility ideographs
-_CJK = re.compile(f"[{_CJK_RANGES}]")
+_CJK = re.compile(f"[{CJK}]")
 _WORD = re.compile(r"\w+")
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
@@ -336,8 +335,8 @@ def highlight_terms(words: Iterable[Any]) -> list[str]:
     return sorted(terms.values(), key=lambda t: (-len(t), t.casefold()))
 
 
-_NOT_LATIN_WORD = rf"[^\W{_CJK_RANGES}]"  # a word character that is not CJK
-_LATIN_TAIL = rf"[^\W\d_{_CJK_RANGES}]*"  # letters that continue a word (inflections), never CJK
+_NOT_LATIN_WORD = rf"[^\W{CJK}]"  # a word character that is not CJK
+_LATIN_TAIL = rf"[^\W\d_{CJK}]*"  # letters that continue a word (inflections), never CJK
 
 
 def _highlight(text: str, words: Iterable[Any]) -> str:

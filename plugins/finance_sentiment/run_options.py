@@ -55,9 +55,9 @@ def load_watchlist(path: Path) -> dict[str, list[str]]:
         if not isinstance(name, str) or not name.strip():
             raise UsageError(f"{where}: field 'name': missing or empty")
         aliases = entry.get("aliases", [])
-        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        if not isinstance(aliases, list) or not all(isinstance(a, (str, int)) and not isinstance(a, bool) for a in aliases):
             raise UsageError(f"{where}: field 'aliases': expected a list of names")
-        watched[name.strip()] = [a.strip() for a in aliases if a.strip()]
+        watched[name.strip()] = [str(a).strip() for a in aliases if str(a).strip()]  # a numeric ticker: its digits
     return watched
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,7 @@ import typer
 from core import ClassificationScenario, ColumnMapping, Scenario, Suite, TextExample, UsageError
 from core.cli import options as opt
 from core.evaluation.metrics import classification_metrics
+from core.lexical import has_cjk
 from core.training.config import TrainConfig
 from plugins.finance_sentiment.config import MonitorConfig, Watchlist
 from plugins.finance_sentiment.head import SENTIMENTS, SentimentTopicHead
@@ -54,17 +56,18 @@ class FinanceSentiment(ClassificationScenario):
                 ex.extras["topic"] = str(ex.extras.pop(topic_column)).strip()
         return examples
 
-    def _head_options(self, config: MonitorConfig, examples: list[TextExample]) -> dict[str, Any]:
+    def _head_options(self, config: MonitorConfig, examples: list[TextExample], encoder: Path | None = None) -> dict[str, Any]:
         topics = dict(config.topics)
         labelled = sorted({ex.extras["topic"] for ex in examples if ex.extras.get("topic")})
         for topic in labelled:
             topics.setdefault(topic, topic)
-        return {"topics": list(topics), "descriptions": [f"{name}: {text}" for name, text in topics.items()],
+        return {"topics": list(topics), "descriptions": [describe(name, text) for name, text in topics.items()],
                 "topic_mode": "trained" if labelled else "zero-shot", "min_similarity": config.min_topic_similarity,
+                "prompts": encoder_prompts(encoder) if encoder else {},
                 "text_profile": TextProfile.of(ex.extras.get("raw_text", ex.text) for ex in examples).as_dict()}
 
     def before_save(self, head: Any, model: Any, tokenizer: Any, config: TrainConfig) -> None:
-        model.set_prototypes(tokenizer, head.options["descriptions"])
+        model.set_prototypes(tokenizer, head.options["descriptions"], head.prompt)
 
     def train(self, suite: Suite, train: opt.TrainFile, eval: opt.EvalFile = None, format: opt.Format = None,
               text_column: opt.TextColumn = "text", label_column: opt.LabelColumn = "label", topic_column: TopicColumn = "topic",
@@ -78,7 +81,7 @@ class FinanceSentiment(ClassificationScenario):
                   fmt=format, encoding=encoding, on_error=on_error, error_report=error_report)
         train_examples = self._examples(suite, train, **kw)
         eval_examples = self._examples(suite, eval, **kw) if eval else None
-        head_options = self._head_options(monitor_config(suite), train_examples)
+        head_options = self._head_options(monitor_config(suite), train_examples, suite.encoder(model).path)
         result = self.fit(suite, train_examples, eval_examples, model=model, name=name, config=training,
                           resume=resume, head_options=head_options)
         result["topic_mode"] = head_options["topic_mode"]
@@ -192,6 +195,36 @@ class FinanceMonitor(Scenario):
         from plugins.finance_sentiment.job import render_summary
 
         return render_summary(result)
+
+
+def describe(name: str, text: str) -> str:
+    """What a topic's prototype embeds: ``name: description`` when both are in one script, the
+    description alone when not (an English name in front of a Chinese description pulls
+    Chinese texts towards the wrong topic: measured with multilingual-e5-small)."""
+    if has_cjk(name) != has_cjk(text):
+        return text
+    return f"{name}: {text}"
+
+
+def encoder_prompts(folder: Path) -> dict[str, str]:
+    """The prefixes an encoder was trained with: what the suite's catalogue recorded when it
+    installed it (``suite-catalogue.json``), else the sentence-transformers configuration's
+    ``prompts``, else (a model this scenario fine-tuned, trained on further) its head's; empty
+    when none names any."""
+    from core.catalogue.status import RECORD_FILE
+    from core.predictor import HEAD_FILE
+
+    for name, field in ((RECORD_FILE, ()), ("config_sentence_transformers.json", ()), (HEAD_FILE, ("options",))):
+        try:
+            data = json.loads((Path(folder) / name).read_text(encoding="utf-8"))
+            for key in field:
+                data = data[key]
+            prompts = data.get("prompts")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if isinstance(prompts, dict) and prompts:
+            return {str(k): v for k, v in prompts.items() if isinstance(v, str)}
+    return {}
 
 
 def _registered(suite: Suite, name: str) -> bool:

@@ -15,11 +15,15 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from core.lexical import CJK, has_cjk
+
+_CJK = re.compile(f"[{CJK}]")
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _HANDLE = re.compile(r"(?<![\w@])@\w{1,30}")
 _TRAILING = re.compile(r"(?:\s*(?:\.{3,}|…))+\s*$")
-_UPDATE = re.compile(r"\s*\((?:update|updated|upd\.?)\s*\d*\)\s*$", re.IGNORECASE)
-_CASHTAG = re.compile(r"(?<!\w)\$[A-Za-z]{1,6}\b")
+# "(update 3)", and the Chinese wire's "（更新）" / "(更新2)", full-width brackets or not
+_UPDATE = re.compile(r"\s*[(（]\s*(?:update|updated|upd\.?|更新)\s*\d*\s*[)）]\s*$", re.IGNORECASE)
+_CASHTAG = re.compile(rf"(?<![^\W{CJK}])\$[A-Za-z]{{1,6}}(?![A-Za-z0-9])")  # CJK may touch it: 买入$NWB
 _SPACE = re.compile(r"\s+")
 
 
@@ -28,10 +32,22 @@ def normalise(text: str) -> str:
     a text made only of those is returned folded, as it was)."""
     cleaned = _URL.sub(" ", text)
     cleaned = _HANDLE.sub("@user", cleaned)
-    cleaned = _UPDATE.sub("", cleaned)
-    cleaned = _TRAILING.sub("", cleaned)
+    cleaned = _UPDATE.sub("", _TRAILING.sub("", _UPDATE.sub("", cleaned)))  # "(update 3)..." and "...（更新）" alike
     cleaned = _SPACE.sub(" ", cleaned).strip()
     return cleaned or _SPACE.sub(" ", text).strip()
+
+
+def _words(text: str) -> tuple[int, int]:
+    """Words in ``text`` and how many are in capitals. Words are what white space separates,
+    except that each CJK character counts as one (Chinese has no spaces: a headline is one
+    'word' otherwise, and a feed's length against its training texts would mean nothing)."""
+    words = upper = 0
+    for token in text.split():
+        cjk = len(_CJK.findall(token))
+        pieces = _CJK.sub(" ", token).split() if cjk else [token]
+        words += cjk + len(pieces)
+        upper += sum(1 for piece in pieces if len(piece) > 1 and piece.isupper())
+    return words, upper
 
 
 @dataclass(frozen=True)
@@ -39,26 +55,28 @@ class TextProfile:
     """Averages over a set of texts (of the raw text, before ``normalise``)."""
 
     texts: int
-    words: float  # mean words per text
+    words: float  # mean words per text (a CJK character counts as one)
     upper_words: float  # share of words in capitals (shouting, tickers)
     links: float  # share of texts with a link
     cashtags: float  # share of texts with a $TICKER
     handles: float  # share of texts with an @handle
+    cjk: float = 0.0  # share of texts in Chinese, Japanese or Korean script (profiles saved before it: 0)
 
     @classmethod
     def of(cls, texts: Iterable[str]) -> TextProfile:
-        count = words = upper = links = cashtags = handles = 0
+        count = words = upper = links = cashtags = handles = cjk = 0
         for text in texts:
-            tokens = text.split()
+            counted, capitals = _words(text)
             count += 1
-            words += len(tokens)
-            upper += sum(1 for t in tokens if len(t) > 1 and t.isupper())
+            words += counted
+            upper += capitals
             links += bool(_URL.search(text))
             cashtags += bool(_CASHTAG.search(text))
             handles += bool(_HANDLE.search(text))
+            cjk += len(_CJK.findall(text)) * 2 >= len(_SPACE.sub("", text))  # mostly CJK, not one name in English text
         n = max(count, 1)
         return cls(count, round(words / n, 2), round(upper / max(words, 1), 4), round(links / n, 4),
-                   round(cashtags / n, 4), round(handles / n, 4))
+                   round(cashtags / n, 4), round(handles / n, 4), round(cjk / n, 4))
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,8 +95,8 @@ def differences(feed: TextProfile, training: dict[str, Any] | None) -> list[str]
     if ratio >= LENGTH_RATIO or ratio <= 1 / LENGTH_RATIO:
         notes.append(f"texts are {'longer' if ratio > 1 else 'shorter'} than the training texts "
                      f"({feed.words:.0f} words against {training['words']:.0f}): sentiment may be less accurate")
-    names = {"upper_words": "words in capitals", "links": "texts with links", "cashtags": "texts with $cashtags",
-             "handles": "texts with @handles"}
+    names = {"cjk": "texts in Chinese, Japanese or Korean", "upper_words": "words in capitals", "links": "texts with links",
+             "cashtags": "texts with $cashtags", "handles": "texts with @handles"}
     for field, name in names.items():
         gap = getattr(feed, field) - training.get(field, 0.0)
         if abs(gap) >= SHARE_GAP:
