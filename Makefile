@@ -68,7 +68,9 @@ BENCH_LIMIT ?=
 
 bench: install
 	$(BIN)/python -m bench.banking77 --data $(DATA)/banking77 --epochs $(BENCH_EPOCHS) $(if $(BENCH_LIMIT),--limit $(BENCH_LIMIT))
-	$(BIN)/python -m bench.wnut17 --data $(DATA)/wnut17
+	$(BIN)/python -m bench.ner --dataset wnut17 --data $(DATA)/wnut17
+	$(BIN)/python -m bench.ner --dataset weibo --data $(DATA)/weibo_ner
+	$(BIN)/python -m bench.multilingual speed --data $(DATA)/chinese_sentiment
 
 # Serving: p50/p95/p99 and throughput with and without micro-batching, 64 concurrent clients.
 bench-serving: install
