@@ -37,6 +37,7 @@ def trained(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["topic_mode"] == "trained" and "topic_accuracy" in out["metrics"]
+    assert out["baseline"] == "off (--no-baseline)" and "before" not in out  # no empty "before:" line (#14 item 4)
     return Path(out["path"])
 
 

@@ -164,7 +164,7 @@ class ClassificationScenario(Scenario):
         baseline = {} if "baseline" in self.unused_train_options else {
             "baseline": "measured" if before else ("not measured: only single-label text classification has an untuned "
                                                    "baseline" if config.baseline else "off (--no-baseline)"),
-            "before": before}
+            **({"before": before} if before else {})}
         return {
             "active": activate,
             "warnings": warnings,
