@@ -54,3 +54,11 @@ def postgres_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium under playwright, one per module (tests/browser_pages.py)."""
+    from browser_pages import launched_browser
+
+    yield from launched_browser()

@@ -6,10 +6,7 @@ import copy
 import json
 import os
 import re
-import shutil
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,6 +15,7 @@ from typing import Any
 import pytest
 
 from plugins.finance_sentiment.report import FONT_STACK, SHARE_MIN_ITEMS, render_report, write_report
+from browser_pages import NO_CHROMIUM, cjk_font_installed, find_chromium, opened
 
 EVIL = 'Fund says "no default" </script><b>x</b> & \'quoted\' <!-- downgrade'
 ENTITY = 'entity:Acme & Sons "Ltd"'
@@ -167,18 +165,10 @@ def parse(page: str) -> Node:
     return builder.root
 
 
-def find_chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 def dump_dom(page: Path, profile: Path) -> str:
     browser = find_chromium()
     if browser is None:
-        pytest.skip("no Chromium found (chromium, chromium-browser or google-chrome on PATH)")
+        pytest.skip(NO_CHROMIUM)
     cmd = [
         browser,
         "--headless=new",
@@ -248,7 +238,7 @@ def test_report_is_written_atomically_and_self_contained(tmp_path: Path) -> None
 
 def test_chromium_draws_the_charts(tmp_path: Path) -> None:
     if find_chromium() is None:
-        pytest.skip("no Chromium found (chromium, chromium-browser or google-chrome on PATH)")
+        pytest.skip(NO_CHROMIUM)
     data = sample_data()
     page = write_report(tmp_path / "report.html", data)
     dom = parse(dump_dom(page, tmp_path / "chromium-profile"))
@@ -458,38 +448,6 @@ def test_the_page_declares_its_charset_language_and_cjk_fonts() -> None:
 # ----------------------------------------------------------------------------- in a browser (Playwright)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium driven by the Python ``playwright`` package (its own browser download
-    is not needed): skipped without either."""
-    chromium = find_chromium()
-    if chromium is None:
-        pytest.skip("no Chromium found (chromium, chromium-browser or google-chrome on PATH)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=chromium,
-                                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        try:
-            yield instance
-        finally:
-            instance.close()
-
-
-@contextmanager
-def opened(browser: Any, path: Path, width: int, height: int = 900) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": width, "height": height})
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(path.resolve().as_uri())
-        page.wait_for_selector("svg.trend-chart")
-        yield page
-        assert errors == []
-    finally:
-        context.close()
-
-
 def chart_selector(key: str) -> str:
     return f"svg.trend-chart[data-key={json.dumps(key, ensure_ascii=False)}]"  # a JSON string is a CSS string
 
@@ -634,14 +592,6 @@ def test_chinese_text_renders(browser: Any, tmp_path: Path) -> None:
             family = page.locator("#evidence .text").evaluate("el => getComputedStyle(el).fontFamily")
             assert "Noto Sans CJK SC" in family and "Microsoft YaHei" in family
             assert page.locator("#evidence .text").get_attribute("lang") == "zh"
-
-
-def cjk_font_installed() -> bool:
-    fc_list = shutil.which("fc-list")
-    if fc_list is None:
-        return False
-    found = subprocess.run([fc_list, ":lang=zh", "family"], capture_output=True, text=True, timeout=30).stdout
-    return bool(found.strip())
 
 
 def test_chinese_text_is_drawn_with_a_cjk_font(browser: Any, tmp_path: Path) -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from plugins.finance_sentiment.report import write_report
 from plugins.finance_sentiment.samples import make_samples_zh as zh
 from plugins.finance_sentiment.scenarios import describe, encoder_prompts
 from plugins.finance_sentiment.text import TextProfile, differences, normalise
+from browser_pages import cjk_font_installed, opened
 
 SAMPLES = Path(zh.__file__).parent
 FEED, TRUTH, TOML = SAMPLES / "feed.zh.jsonl", SAMPLES / "feed.zh.truth.json", SAMPLES / "suite.zh.toml"
@@ -233,40 +232,11 @@ def test_the_chinese_feed_through_the_cli(suite_env: Path, monkeypatch: pytest.M
 # ----------------------------------------------------------------------------- the report, in Chromium
 
 
-def find_chromium() -> str | None:
-    return next((found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))), None)
-
-
-def cjk_font_installed() -> bool:
-    fc_list = shutil.which("fc-list")
-    return bool(fc_list and subprocess.run([fc_list, ":lang=zh", "family"], capture_output=True, text=True, timeout=30).stdout.strip())
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    chromium = find_chromium()
-    if chromium is None:
-        pytest.skip("no Chromium found (chromium, chromium-browser or google-chrome on PATH)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        try:
-            yield instance
-        finally:
-            instance.close()
-
-
 def test_the_chinese_report_renders_in_chromium_with_a_cjk_font(replayed: dict[str, Any], browser: Any, tmp_path: Path) -> None:
     ledger, config = replayed["ledger"], replayed["config"]
     data = report_data(ledger.rows, list(ledger.alerts.values()), config, f"file:{FEED}", replayed["summary"])
     path = write_report(tmp_path / "report.html", data)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(path.resolve().as_uri())
-        page.wait_for_selector("svg.trend-chart")
+    with opened(browser, path, 1280) as page:
         chart = page.locator(f"svg.trend-chart[data-key={json.dumps(BANK, ensure_ascii=False)}]")
         assert chart.count() == 1
         assert any("北风银行" in heading for heading in page.locator("#charts h3").all_inner_texts())
@@ -276,16 +246,13 @@ def test_the_chinese_report_renders_in_chromium_with_a_cjk_font(replayed: dict[s
         assert set(page.locator("#evidence mark").all_inner_texts()) <= set(NEGATIVE)  # highlights are the scorer's words
         assert page.evaluate("document.documentElement.scrollWidth") <= 1280
         if cjk_font_installed():  # glyphs, not boxes: Chromium says which platform font drew the text
-            cdp = context.new_cdp_session(page)
+            cdp = page.context.new_cdp_session(page)
             cdp.send("DOM.enable")
             cdp.send("CSS.enable")
             root = cdp.send("DOM.getDocument")["root"]["nodeId"]
             node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": "#evidence .text"})["nodeId"]
             fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
             assert any("CJK" in f["familyName"] or "Han" in f["familyName"] for f in fonts), fonts
-        assert errors == []
-    finally:
-        context.close()
 
 
 # ----------------------------------------------------------------------------- zero-shot, the real model
