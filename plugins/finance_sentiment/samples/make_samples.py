@@ -18,6 +18,8 @@ import csv
 import json
 import random
 import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -97,20 +99,41 @@ def _fill(template: str, rng: random.Random, company: str) -> str:
                            m=f"${rng.randint(2, 900)} million")
 
 
-def training_rows(rng: random.Random, per_template: int = 6) -> list[dict[str, str]]:
+@dataclass(frozen=True)
+class Language:
+    """What a demo feed in one language is made of; the English one is below, the Chinese one
+    in make_samples_zh.py. Both feeds are drawn by the same code, so they differ only here."""
+
+    companies: Sequence[str]
+    templates: dict[str, dict[str, list[str]]]
+    comments: dict[str, list[str]]
+    outlets: Sequence[str]
+    fill: Callable[[str, random.Random, str], str]
+    surge_company: str
+    surge_topic: str
+    surge_line: str  # the surge's headline: {outlet}, {text}, {n} (its update number)
+    url: str  # the surge items' links: {n}
+    wrap_up: Callable[[random.Random], str] | None = None  # market wrap-ups, a wrap_share of the items
+    wrap_share: float = 0.0
+
+
+def training_rows(rng: random.Random, per_template: int = 6, language: Language | None = None) -> list[dict[str, str]]:
+    lang = language or ENGLISH
     rows = []
-    for topic, by_sentiment in TEMPLATES.items():
+    for topic, by_sentiment in lang.templates.items():
         for sentiment, templates in by_sentiment.items():
             for template in templates:
-                for company in rng.sample(list(COMPANIES), per_template):
-                    rows.append({"text": _fill(template, rng, company), "label": sentiment, "topic": topic})
+                for company in rng.sample(list(lang.companies), per_template):
+                    rows.append({"text": lang.fill(template, rng, company), "label": sentiment, "topic": topic})
     rng.shuffle(rows)
     return rows
 
 
-def feed_items(rng: random.Random, start: datetime, hours: int = 48, surge: bool = True) -> list[dict[str, object]]:
-    """The demo feed; ``surge=False`` leaves out the Northwind Bank surge (a quiet feed to plant
-    measured surges into: ``bench/surge.py``)."""
+def feed_items(rng: random.Random, start: datetime, hours: int = 48, surge: bool = True,
+               language: Language | None = None) -> list[dict[str, object]]:
+    """The demo feed; ``surge=False`` leaves out its surge (a quiet feed to plant measured
+    surges into: ``bench/surge.py``)."""
+    lang = language or ENGLISH
     items: list[dict[str, object]] = []
     surge_start = start + SURGE_AT
     moment = start
@@ -118,27 +141,53 @@ def feed_items(rng: random.Random, start: datetime, hours: int = 48, surge: bool
     while moment < start + timedelta(hours=hours):
         moment += timedelta(seconds=rng.expovariate(1 / 120))  # one item every two minutes on average
         number += 1
-        company = rng.choice(list(COMPANIES))
-        if rng.random() < 0.2:
+        company = rng.choice(list(lang.companies))
+        draw = rng.random()
+        if lang.wrap_up is not None and draw < lang.wrap_share:
+            text, source = lang.wrap_up(rng), "newswire"
+        elif draw < lang.wrap_share + 0.2:
             sentiment = rng.choices(["negative", "neutral", "positive"], [0.2, 0.5, 0.3])[0]
-            text, source = _fill(rng.choice(COMMENTS[sentiment]), rng, company), "comments"
+            text, source = lang.fill(rng.choice(lang.comments[sentiment]), rng, company), "comments"
         else:
-            topic = rng.choice(list(TEMPLATES))
+            topic = rng.choice(list(lang.templates))
             sentiment = rng.choices(["negative", "neutral", "positive"], [0.15, 0.55, 0.3])[0]
-            text, source = _fill(rng.choice(TEMPLATES[topic][sentiment]), rng, company), "newswire"
+            text, source = lang.fill(rng.choice(lang.templates[topic][sentiment]), rng, company), "newswire"
         items.append({"id": f"n{number:05d}", "time": moment.isoformat(), "text": text, "source": source})
-    for minute in range(0, int(SURGE_FOR.total_seconds() // 60) if surge else 0):  # the surge: over an hour of bad credit news about one bank
+    for minute in range(0, int(SURGE_FOR.total_seconds() // 60) if surge else 0):  # over an hour of bad credit news about one bank
         number += 1
-        text = _fill(rng.choice(TEMPLATES["credit & default"]["negative"] + COMMENTS["negative"][:3]), rng, "Northwind Bank")
-        text = f"{rng.choice(OUTLETS)}: {text} (update {minute + 1})"
+        text = lang.fill(rng.choice(lang.templates[lang.surge_topic]["negative"] + lang.comments["negative"][:3]), rng,
+                         lang.surge_company)
+        text = lang.surge_line.format(outlet=rng.choice(lang.outlets), text=text, n=minute + 1)
         items.append({"id": f"s{number:05d}", "time": (surge_start + timedelta(minutes=minute, seconds=rng.randint(0, 59))).isoformat(),
-                      "text": text, "source": "newswire", "url": f"https://news.example.com/{number}"})
+                      "text": text, "source": "newswire", "url": lang.url.format(n=number)})
     items.sort(key=lambda item: str(item["time"]))
     for i in rng.sample(range(100, len(items) - 1), 4):  # syndicated copies: same text, new id, minutes later
         copy = dict(items[i], id=f"{items[i]['id']}-syndicated")
         items.insert(i + 1, copy)
     items.insert(500, dict(items[499]))  # the same id sent twice: stored once
     return items
+
+
+def write_samples(out: Path, rng: random.Random, language: Language, malformed: Sequence[str], suffix: str = "") -> None:
+    """train{suffix}.csv, feed{suffix}.jsonl (with malformed lines) and its truth file."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / f"train{suffix}.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, ["text", "label", "topic"])
+        writer.writeheader()
+        writer.writerows(training_rows(rng, language=language))
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    lines = [json.dumps(item, ensure_ascii=False) for item in feed_items(rng, start, language=language)]
+    for offset, bad in zip((300, 900, 1500), malformed):
+        lines.insert(offset, bad)
+    (out / f"feed{suffix}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    surge = {"key": f"entity:{language.surge_company}", "start": (start + SURGE_AT).isoformat(),
+             "end": (start + SURGE_AT + SURGE_FOR).isoformat()}
+    (out / f"feed{suffix}.truth.json").write_text(json.dumps({"surges": [surge]}, indent=2, ensure_ascii=False) + "\n",
+                                                  encoding="utf-8")
+
+
+ENGLISH = Language(list(COMPANIES), TEMPLATES, COMMENTS, OUTLETS, _fill, "Northwind Bank",
+                   "credit & default", "{outlet}: {text} (update {n})", "https://news.example.com/{n}")
 
 
 MALFORMED = [
@@ -149,19 +198,7 @@ MALFORMED = [
 
 
 def main(out: Path) -> None:
-    rng = random.Random(7)
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "train.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, ["text", "label", "topic"])
-        writer.writeheader()
-        writer.writerows(training_rows(rng))
-    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
-    lines = [json.dumps(item, ensure_ascii=False) for item in feed_items(rng, start)]
-    for offset, bad in zip((300, 900, 1500), MALFORMED):
-        lines.insert(offset, bad)
-    (out / "feed.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    surge = {"key": "entity:Northwind Bank", "start": (start + SURGE_AT).isoformat(), "end": (start + SURGE_AT + SURGE_FOR).isoformat()}
-    (out / "feed.truth.json").write_text(json.dumps({"surges": [surge]}, indent=2) + "\n", encoding="utf-8")
+    write_samples(out, random.Random(7), ENGLISH, MALFORMED)
 
 
 if __name__ == "__main__":

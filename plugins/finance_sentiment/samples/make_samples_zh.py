@@ -19,12 +19,12 @@ Deterministic (seeded): the committed files are what this script writes.
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 import sys
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from plugins.finance_sentiment.samples.make_samples import SURGE_AT, SURGE_FOR, Language, write_samples
 
 # name -> (short name, code, other aliases)
 COMPANIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -106,8 +106,6 @@ COMMENTS = {
 # Market wrap-ups: long numbers that contain a watched code, and name no company.
 WRAP_UPS = ["两市成交额{big}元，较上一交易日小幅放量", "指数收报{dec}点，全天窄幅震荡"]
 
-SURGE_AT, SURGE_FOR = timedelta(hours=30), timedelta(minutes=75)
-
 
 def mention(rng: random.Random, company: str) -> str:
     """How the news names a firm: its full name mostly, else its short name or code."""
@@ -124,52 +122,6 @@ def _fill(template: str, rng: random.Random, company: str) -> str:
 def _wrap_up(rng: random.Random) -> str:
     code = rng.choice([c for _, c, _ in COMPANIES.values()])
     return rng.choice(WRAP_UPS).format(big=f"{rng.randint(1, 9)}{code}{rng.randint(0, 9)}", dec=f"{code}.{rng.randint(1, 9)}")
-
-
-def training_rows(rng: random.Random, per_template: int = 6) -> list[dict[str, str]]:
-    rows = []
-    for topic, by_sentiment in TEMPLATES.items():
-        for sentiment, templates in by_sentiment.items():
-            for template in templates:
-                for company in rng.sample(list(COMPANIES), per_template):
-                    rows.append({"text": _fill(template, rng, company), "label": sentiment, "topic": topic})
-    rng.shuffle(rows)
-    return rows
-
-
-def feed_items(rng: random.Random, start: datetime, hours: int = 48, surge: bool = True) -> list[dict[str, object]]:
-    """The Chinese demo feed; ``surge=False`` leaves the 北风银行 surge out."""
-    items: list[dict[str, object]] = []
-    surge_start = start + SURGE_AT
-    moment = start
-    number = 0
-    while moment < start + timedelta(hours=hours):
-        moment += timedelta(seconds=rng.expovariate(1 / 120))  # one item every two minutes on average
-        number += 1
-        company = rng.choice(list(COMPANIES))
-        draw = rng.random()
-        if draw < 0.03:
-            text, source = _wrap_up(rng), "newswire"
-        elif draw < 0.23:
-            sentiment = rng.choices(["negative", "neutral", "positive"], [0.2, 0.5, 0.3])[0]
-            text, source = _fill(rng.choice(COMMENTS[sentiment]), rng, company), "comments"
-        else:
-            topic = rng.choice(list(TEMPLATES))
-            sentiment = rng.choices(["negative", "neutral", "positive"], [0.15, 0.55, 0.3])[0]
-            text, source = _fill(rng.choice(TEMPLATES[topic][sentiment]), rng, company), "newswire"
-        items.append({"id": f"n{number:05d}", "time": moment.isoformat(), "text": text, "source": source})
-    for minute in range(0, int(SURGE_FOR.total_seconds() // 60) if surge else 0):  # over an hour of bad credit news about one bank
-        number += 1
-        text = _fill(rng.choice(TEMPLATES[CREDIT]["negative"] + COMMENTS["negative"][:3]), rng, SURGE_COMPANY)
-        text = f"{rng.choice(OUTLETS)}：{text}（更新{minute + 1}）"
-        items.append({"id": f"s{number:05d}", "time": (surge_start + timedelta(minutes=minute, seconds=rng.randint(0, 59))).isoformat(),
-                      "text": text, "source": "newswire", "url": f"https://news.example.com/zh/{number}"})
-    items.sort(key=lambda item: str(item["time"]))
-    for i in rng.sample(range(100, len(items) - 1), 4):  # syndicated copies: same text, new id, minutes later
-        copy = dict(items[i], id=f"{items[i]['id']}-syndicated")
-        items.insert(i + 1, copy)
-    items.insert(500, dict(items[499]))  # the same id sent twice: stored once
-    return items
 
 
 MALFORMED = [
@@ -197,22 +149,14 @@ def suite_toml() -> str:
     return "\n".join(lines) + "\n"
 
 
+CHINESE = Language(list(COMPANIES), TEMPLATES, COMMENTS, OUTLETS, _fill, SURGE_COMPANY, CREDIT,
+                   "{outlet}：{text}（更新{n}）", "https://news.example.com/zh/{n}", wrap_up=_wrap_up,
+                   wrap_share=0.03)
+
+
 def main(out: Path) -> None:
-    rng = random.Random(9)  # a seed whose quiet days hold no chance cluster of negative news about one firm
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "train.zh.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, ["text", "label", "topic"])
-        writer.writeheader()
-        writer.writerows(training_rows(rng))
-    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
-    lines = [json.dumps(item, ensure_ascii=False) for item in feed_items(rng, start)]
-    for offset, bad in zip((300, 900, 1500), MALFORMED):
-        lines.insert(offset, bad)
-    (out / "feed.zh.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    surge = {"key": f"entity:{SURGE_COMPANY}", "start": (start + SURGE_AT).isoformat(),
-             "end": (start + SURGE_AT + SURGE_FOR).isoformat()}
-    (out / "feed.zh.truth.json").write_text(json.dumps({"surges": [surge]}, indent=2, ensure_ascii=False) + "\n",
-                                            encoding="utf-8")
+    # a seed whose quiet days hold no chance cluster of negative news about one firm
+    write_samples(out, random.Random(9), CHINESE, MALFORMED, suffix=".zh")
     (out / "suite.zh.toml").write_text(suite_toml(), encoding="utf-8")
 
 
