@@ -44,3 +44,12 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def ensure_installed(model: str, home: Path) -> None:
+    """Install a catalogue encoder into ``home`` unless it is there (other specs pass through)."""
+    from core.catalogue import find_entry, install_model, installed_path
+
+    entry = find_entry(model)
+    if entry is not None and installed_path(entry, home) is None:
+        install_model(entry, home)

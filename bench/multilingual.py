@@ -26,7 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench.common import in_subprocess, peak_rss_mb, table
+from bench.common import ensure_installed, in_subprocess, peak_rss_mb, table
 
 MODULE = "bench.multilingual"
 E5 = "multilingual-e5-small"
@@ -104,14 +104,6 @@ def one_config(home: Path, train_csv: Path, test_csv: Path | None, options: list
     return out
 
 
-def ensure_e5(home: Path) -> None:
-    from core.catalogue import find_entry, install_model, installed_path
-
-    entry = find_entry(E5)
-    if installed_path(entry, home) is None:
-        install_model(entry, home)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", choices=["speed", "accuracy", "one"])
@@ -136,7 +128,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         home = args.home or Path(scratch) / "home"
-        ensure_e5(home)
+        ensure_installed(E5, home)
         rows = read_corpus(args.data, args.dataset)
         train, test = stratified_split(rows, 0.2, seed=13)
         if args.mode == "speed":

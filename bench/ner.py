@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench.common import in_subprocess, peak_rss_mb, table
+from bench.common import ensure_installed, in_subprocess, peak_rss_mb, table
 
 MODULE = "bench.ner"
 FILES = {
@@ -32,13 +32,10 @@ FILES = {
 def one_model(home: Path, files: list[Path], model: str, epochs: float | None, lr: float | None,
               batch_size: int | None) -> dict[str, Any]:
     from core.app import Suite
-    from core.catalogue import find_entry, install_model, installed_path
     from core.cli.verbs import train_defaults
     from core.settings import load_settings
 
-    entry = find_entry(model)
-    if entry is not None and installed_path(entry, home) is None:
-        install_model(entry, home)
+    ensure_installed(model, home)
     suite = Suite.create(load_settings(home=home))
     scenario = suite.scenarios.get("token-classification")
     config = train_defaults(scenario)

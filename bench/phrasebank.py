@@ -3,6 +3,7 @@
 
     python -m bench.phrasebank --data ../shared/data/financial_phrasebank --agree AllAgree
     python -m bench.phrasebank --data ../shared/data/financial_phrasebank --agree 50Agree
+    python -m bench.phrasebank --data ../shared/data/financial_phrasebank --model all-mpnet-base-v2
 
 The split files are written to a temporary folder (the data is never copied into the
 repository); training goes through ``FinanceSentiment.train``, i.e. ``suite train
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
+from bench.common import ensure_installed
 from core.app import Suite
 from core.settings import load_settings
 
@@ -63,25 +65,35 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=None)
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--model", default=None, help="encoder: a catalogue name (installed on first use), folder or id")
+    parser.add_argument("--home", type=Path, default=None,
+                        help="SUITE_HOME holding catalogue models (default: a temporary one)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     parts = split(read(args.data / f"Sentences_{args.agree}.txt"))
 
-    with tempfile.TemporaryDirectory() as home:
-        files = {name: write(Path(home) / f"{name}.csv", rows) for name, rows in parts.items()}
-        suite = Suite.create(load_settings(home=Path(home)))
+    with tempfile.TemporaryDirectory() as scratch:
+        home = args.home or Path(scratch)
+        if args.model:
+            ensure_installed(args.model, home)
+        files = {name: write(Path(scratch) / f"{name}.csv", rows) for name, rows in parts.items()}
+        suite = Suite.create(load_settings(home=home))
         scenario = suite.scenarios.get("finance-sentiment")
         from plugins.finance_sentiment.scenarios import FINANCE_DEFAULTS
 
         changes = {k: v for k, v in {"epochs": args.epochs, "learning_rate": args.lr, "batch_size": args.batch_size}.items() if v}
         config = replace(FINANCE_DEFAULTS, **changes)
-        trained = scenario.train(suite, train=files["train"], eval=files["val"], training=config)
-        tested = scenario.evaluate(suite, data=files["test"])
+        name = f"phrasebank-{(args.model or 'default').replace('/', '-')}"
+        trained = scenario.train(suite, train=files["train"], eval=files["val"], model=args.model, name=name,
+                                 training=config)
+        tested = scenario.evaluate(suite, data=files["test"], model=name)
         suite.close()
     metrics = tested["metrics"]
     result = {
         "agree": args.agree,
+        "model": args.model or "default",
+        "train_samples_per_second": trained.get("train_samples_per_second"),
         "split": {name: len(rows) for name, rows in parts.items()},
         "epochs_run": trained["metrics"].get("epoch"),
         "train_seconds": trained["train_seconds"],
@@ -93,7 +105,7 @@ def main() -> None:
         "config": config.as_dict(),
     }
     print(json.dumps({k: v for k, v in result.items() if k != "config"}, indent=2))
-    out = args.out or Path(f"bench/results/phrasebank-{args.agree}.json")
+    out = args.out or Path(f"bench/results/phrasebank-{args.agree}{'-' + args.model if args.model else ''}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
 

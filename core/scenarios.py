@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from core.app import Suite
+    from core.models import ModelSource
 
 VERBS = ("train", "evaluate", "predict", "run", "tune")
 
@@ -45,6 +46,21 @@ class Scenario:
     # TrainConfig fields that mean nothing for this scenario (e.g. "validation_fraction" where the
     # validation set is derived otherwise): not offered as options, left at the verb's default.
     unused_train_options: ClassVar[frozenset[str]] = frozenset()
+    # The suite.toml table this scenario's plugin reads (its options). A ``model`` key there is
+    # the encoder this scenario trains from, over the top-level ``model``: a company can run
+    # Chinese customer service on a multilingual encoder and English finance on the default.
+    config_table: ClassVar[str | None] = None
+
+    def encoder(self, suite: Suite, model: str | None = None) -> ModelSource:
+        """The encoder training starts from: ``--model``, else ``model`` in this scenario's
+        table, else the top-level ``model``, else the packaged default."""
+        table = suite.settings.plugin_config(self.config_table) if self.config_table else {}
+        configured = table.get("model")
+        if configured is not None and not isinstance(configured, str):
+            from core.errors import ConfigError
+
+            raise ConfigError(f"suite.toml [{self.config_table}]: model: expected a model name, folder or id")
+        return suite.encoder(model or configured)
 
     def verbs(self) -> list[str]:
         """The verbs this scenario implements (methods overridden from :class:`Scenario`)."""

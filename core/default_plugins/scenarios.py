@@ -119,7 +119,7 @@ class ClassificationScenario(Scenario):
         if config.class_weights and self.head_name != "token-classification" and not head_options.get("multi_label"):
             head_options = head_options | {"class_weights": inverse_frequency(train_examples, labels)}
         head = suite.heads.get(self.head_name)(labels, **head_options)
-        encoder = suite.encoder(model)
+        encoder = self.encoder(suite, model)
         reading = self._reading_check(encoder, train_examples, config.seed)
         name = name or self.name
         rank, world = distributed_rank()
@@ -332,7 +332,7 @@ class TextClassification(ClassificationScenario):
         else:
             examples, held, note = stratified_split(examples, self.label_of, training.validation_fraction, training.seed)
             typer.echo(note, err=True)
-        encoder = suite.encoder(model)
+        encoder = self.encoder(suite, model)
         run_id = suite.store.start_run(self.name, {"verb": "tune", "encoder": encoder.spec, "budget": budget, **training.as_dict()})
 
         def report(number: int, params: dict[str, Any], value: float) -> None:

@@ -42,6 +42,8 @@ class ServiceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    model: Optional[str] = Field(None, min_length=1, description=(
+        "Encoder this plugin trains from (catalogue name, folder or id) over the top-level `model`."))
     oos_label: str = Field("oos", min_length=1, description="Label of out-of-scope examples.")
     target_precision: float = Field(0.95, gt=0, le=1, description="In-scope precision the threshold aims for.")
     oos_share: Optional[float] = Field(None, gt=0, lt=1, description=(

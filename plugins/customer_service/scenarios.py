@@ -19,7 +19,7 @@ import typer
 from core import ClassificationScenario, ColumnMapping, Suite, TextExample, UsageError
 from core.cli import options as opt
 from core.training.config import TrainConfig
-from plugins.customer_service.config import SAMPLE_TRAIN, SCENARIO, ServiceConfig, service_config
+from plugins.customer_service.config import PLUGIN, SAMPLE_TRAIN, SCENARIO, ServiceConfig, service_config
 
 # Intent data is small per class. Measured on the sample bank (default model, 10% validation,
 # samples/test.yml): lr 1e-4 for 5 epochs left validation at 0.75; lr 3e-4 peaked at epoch 7 with
@@ -44,6 +44,7 @@ class CustomerServiceScenario(ClassificationScenario):
     route = "/v1/customer-service/reply"
     help = "Understand customers' intents, answer from the answer book or knowledge base, hand over when unsure."
     head_name = "sequence-classification"
+    config_table = PLUGIN
 
     # -- train ---------------------------------------------------------------------------
     def train(self, suite: Suite, train: opt.TrainFile, eval: opt.EvalFile = None, train_extra: TrainExtra = None,

@@ -127,6 +127,8 @@ class MonitorConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    model: str | None = Field(None, min_length=1, description=(
+        "Encoder this plugin trains from (catalogue name, folder or id) over the top-level `model`."))
     bucket_minutes: float = Field(15, gt=0)
     batch_size: int = Field(128, ge=1, le=4096)
     duplicate_window_minutes: float = Field(60, ge=0, description="Repeated text within this is flagged, not counted.")

@@ -40,6 +40,7 @@ class FinanceSentiment(ClassificationScenario):
     name = MODEL_NAME
     help = "Sentiment and topic of financial news and comments (one model, two heads)."
     head_name = SentimentTopicHead.name
+    config_table = PLUGIN
 
     def _examples(self, suite: Suite, source: str, *, text_column: str, label_column: str | None, topic_column: str,
                   label_map: Optional[str], fmt: Optional[str], encoding: str, on_error: Optional[str] = None,
@@ -81,7 +82,7 @@ class FinanceSentiment(ClassificationScenario):
                   fmt=format, encoding=encoding, on_error=on_error, error_report=error_report)
         train_examples = self._examples(suite, train, **kw)
         eval_examples = self._examples(suite, eval, **kw) if eval else None
-        head_options = self._head_options(monitor_config(suite), train_examples, suite.encoder(model).path)
+        head_options = self._head_options(monitor_config(suite), train_examples, self.encoder(suite, model).path)
         result = self.fit(suite, train_examples, eval_examples, model=model, name=name, config=training,
                           resume=resume, head_options=head_options)
         result["topic_mode"] = head_options["topic_mode"]

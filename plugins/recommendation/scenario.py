@@ -48,6 +48,7 @@ class RecommendationScenario(ClassificationScenario):
     # item-kNN and TF-IDF in `suite evaluate`; the loss has no classes to weight.
     unused_train_options = frozenset({"validation_fraction", "class_weights", "baseline"})
     head_name = "interest-pair"
+    config_table = "recommendation"
 
     # -- train ---------------------------------------------------------------------------
     def train(self, suite: Suite, items: ItemsFile, interactions: InteractionsFile, users: UsersFile = None,
@@ -73,7 +74,7 @@ class RecommendationScenario(ClassificationScenario):
         before, held = behaviour.without_last_like()
         if not held:
             raise UsageError(f"{interactions}: no user has two liked items under --positive {rule.spec()}")
-        encoder = suite.encoder(model)
+        encoder = self.encoder(suite, model)
         typer.echo(f"{len(catalogue)} items, {len(rows)} interactions ({len(split.train)} for training), "
                    f"{len(behaviour.liked)} users with likes; mining hard negatives...", err=True)
         hard = hard_negatives(catalogue, before, profiles, str(encoder.path)) if "hard" in kinds else {}
