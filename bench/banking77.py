@@ -2,6 +2,10 @@
 suite (c), the same model and epochs; then HF pipeline inference against the Predictor.
 
     python -m bench.banking77 --data ../shared/data/banking77 --epochs 3
+    python -m bench.banking77 --only c --model all-mpnet-base-v2 --home /tmp/mphome
+
+``--model`` (a catalogue name, installed into ``--home`` on first use, a folder or an id) is
+the encoder of the suite's run (c); (a), (b) and the pipeline keep the packaged default.
 
 Each training configuration runs in its own process (its peak RSS is its own). ``--limit N``
 trains (a) and (b) on the first N examples only: their samples/s stays comparable while the
@@ -18,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import in_subprocess, peak_rss_mb, read_banking77, table
+from bench.common import ensure_installed, in_subprocess, peak_rss_mb, read_banking77, table
 
 MODULE = "bench.banking77"
 
@@ -108,10 +112,11 @@ def run_trainer(data: Path, epochs: float, limit: int | None) -> dict[str, Any]:
     return _result("b: HF Trainer defaults", len(train) * int(epochs), seconds, accuracy)
 
 
-def run_suite(data: Path, epochs: float, model_dir: Path) -> dict[str, Any]:
+def run_suite(data: Path, epochs: float, model_dir: Path, model: str | None = None,
+              home: Path | None = None) -> dict[str, Any]:
     """(c) the suite with its defaults: what ``suite train text-classification`` runs."""
     from core.heads.classification import SequenceClassificationHead
-    from core.models import packaged_model_path, quiet_transformers
+    from core.models import quiet_transformers, resolve_model
     from core.predictor import choose_precision, save_model
     from core.training.config import TrainConfig
     from core.training.engine import fine_tune, stratified_split
@@ -121,13 +126,17 @@ def run_suite(data: Path, epochs: float, model_dir: Path) -> dict[str, Any]:
     config = TrainConfig(epochs=epochs)
     train, held, _ = stratified_split(examples, lambda ex: ex.label, config.validation_fraction, config.seed)
     head = SequenceClassificationHead(_labels(examples))
+    if model and home:
+        ensure_installed(model, home)
+    encoder = resolve_model(model, offline=True, home=home)
     with tempfile.TemporaryDirectory() as out:
-        outcome = fine_tune(head, str(packaged_model_path()), train, held, config, Path(out), progress=False)
+        outcome = fine_tune(head, str(encoder.path), train, held, config, Path(out), progress=False)
     inference = choose_precision(head, outcome.model, outcome.tokenizer, held, config.max_length)
     save_model(outcome.model, outcome.tokenizer, head, model_dir, config.max_length, inference=inference)
     accuracy = _predictor_accuracy(model_dir, test, "auto")["accuracy"]
     result = _result("c: suite", len(train) * int(epochs), outcome.train_seconds, accuracy)
     result["precision"] = outcome.precision
+    result["model"] = encoder.spec
     result["inference"] = inference
     return result
 
@@ -201,18 +210,21 @@ def main() -> None:
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--model-dir", type=Path, default=Path("bench/results/banking77-model"))
     parser.add_argument("--out", type=Path, default=Path("bench/results/banking77.json"))
+    parser.add_argument("--model", default=None, help="encoder of the suite's run (c); default: the packaged one")
+    parser.add_argument("--home", type=Path, default=None, help="SUITE_HOME holding catalogue models")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     if args.run:  # a child process: one configuration, its JSON on the last line
         runs = {"a": lambda: run_recipe(args.data, args.epochs, args.limit),
                 "b": lambda: run_trainer(args.data, args.epochs, args.limit),
-                "c": lambda: run_suite(args.data, args.epochs, args.model_dir),
+                "c": lambda: run_suite(args.data, args.epochs, args.model_dir, args.model, args.home),
                 "inference": lambda: run_inference(args.data, args.model_dir)}
         print(json.dumps(runs[args.run]()))
         return
 
     common = ["--data", str(args.data), "--epochs", str(args.epochs), "--model-dir", str(args.model_dir)]
+    common += (["--model", args.model] if args.model else []) + (["--home", str(args.home)] if args.home else [])
     limit = ["--limit", str(args.limit)] if args.limit else []
     results: dict[str, Any] = {"epochs": args.epochs, "limit": args.limit, "training": []}
     for key in args.only.split(","):
