@@ -18,12 +18,11 @@ import torch
 from transformers import AutoTokenizer
 
 from core.errors import ModelNotFoundError, UsageError
+from core.heads import STATE_FILE as HEAD_FILE
 from core.heads import TaskHead
 from core.registry import Registry
 from core.streams import has_lone_surrogate
 from core.training.engine import use_bf16
-
-HEAD_FILE = "suite_head.json"
 
 
 PRECISIONS = ("auto", "bf16", "fp32", "int8")

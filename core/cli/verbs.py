@@ -13,7 +13,7 @@ import dataclasses
 import inspect
 import typing
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -63,17 +63,36 @@ def register(app: typer.Typer, suite: Suite) -> None:
         if not implementing:
             group.callback(invoke_without_command=True)(_none_installed(verb))
         app.add_typer(group, name=verb)
+    distillable = [s for s in scenarios if s.distillable and "train" in s.verbs()]
+    group = typer.Typer(help=DISTILL_HELP, no_args_is_help=bool(distillable), cls=VerbGroup)
+    for scenario in distillable:
+        group.command(scenario.name, help=f"Distil a {scenario.name} teacher into a smaller or faster student.")(
+            scenario_command(scenario, "train", distill=True))
+    if not distillable:
+        group.callback(invoke_without_command=True)(_none_installed("distill"))
+    app.add_typer(group, name="distill")
 
 
-def scenario_command(scenario: Scenario, verb: str) -> Callable[..., None]:
-    """A typer command calling ``scenario.<verb>(suite, **options)`` and printing its result."""
+DISTILL_HELP = ("Teach a student model from a fine-tuned teacher: its outputs on your training data (and on "
+                "--unlabelled text) beside the labels. The student is registered like any model, with its teacher.")
+STUDENT_OPTION = typer.Option("--student", "--model", help="The student's encoder: a catalogue name, folder or "
+                              "Hub id (default: the scenario's encoder); or use --student-layers.")
+
+
+def scenario_command(scenario: Scenario, verb: str, *, distill: bool = False) -> Callable[..., None]:
+    """A typer command calling ``scenario.<verb>(suite, **options)`` and printing its result.
+    ``distill``: ``suite distill SCENARIO``, the ``train`` verb plus the options of
+    :class:`core.training.distill.Distillation`, with ``--student`` naming the encoder."""
+    from core.training.config import TrainConfig
+    from core.training.distill import Distillation
+
     method = getattr(scenario, verb)
     signature = inspect.signature(method, eval_str=True)
     params = list(signature.parameters.values())
     if not params:
         raise PluginError(f"scenario '{scenario.name}': {verb}() must take the suite as first argument")
     own: list[inspect.Parameter] = []
-    groups: dict[str, type] = {}
+    groups: dict[str, Any] = {}
     for param in params[1:]:
         if param.name == "json_output":
             raise PluginError(f"scenario '{scenario.name}': 'json_output' is reserved by the core")
@@ -81,14 +100,32 @@ def scenario_command(scenario: Scenario, verb: str) -> Callable[..., None]:
             defaults = param.default if dataclasses.is_dataclass(param.default) else param.annotation()
             groups[param.name] = defaults
             own += _dataclass_options(param.name, param.annotation, defaults, skip=scenario.unused_train_options)
+        elif distill and param.name == "model":
+            own.append(param.replace(kind=KEYWORD, annotation=Annotated[Optional[str], STUDENT_OPTION]))
         else:
             own.append(param.replace(kind=KEYWORD))
+    training = next((name for name, d in groups.items() if isinstance(d, TrainConfig)), None)
+    if distill:
+        if training is None:
+            raise PluginError(f"scenario '{scenario.name}': distillation needs a TrainConfig parameter on train()")
+        own += _dataclass_options("distillation", Distillation, Distillation())
 
     def command(ctx: typer.Context, json_output: bool = False, **options: Any) -> None:
         for name, defaults in groups.items():
             prefix = f"{name}__"
             values = {k.removeprefix(prefix): options.pop(k) for k in list(options) if k.startswith(prefix)}
             options[name] = dataclasses.replace(defaults, **values)
+        if distill:
+            values = {k.removeprefix("distillation__"): options.pop(k) for k in list(options) if k.startswith("distillation__")}
+            distillation = Distillation(**values)
+            distillation.check()
+            # The student is the teacher's next version, not served until activated (after
+            # `suite models compare`); no untuned baseline: the teacher is its reference.
+            if "name" in options and options["name"] is None:
+                options["name"] = str(distillation.teacher).partition(":")[0]
+            activate = options[training].activate
+            options[training] = dataclasses.replace(options[training], distillation=distillation, baseline=False,
+                                                    activate=False if activate is None else activate)
         result = method(get_suite(ctx), **options)
         text = None if json_output or result is None else scenario.render(verb, result)
         if text is not None:

@@ -25,6 +25,7 @@ from core.training.config import TrainConfig
 
 if TYPE_CHECKING:
     from core.predictor import Predictor
+    from core.training.distill import Teacher
 
 Name = Annotated[Optional[str], typer.Option("--name", help="Registry name of the trained model (default: the scenario).")]
 Texts = Annotated[Optional[list[str]], typer.Argument(help="Texts to predict (or use --input).")]
@@ -42,6 +43,7 @@ class ClassificationScenario(Scenario):
     """What text and token classification share: train, evaluate and predict through a head."""
 
     head_name: str
+    distillable = True
 
     # Data ---------------------------------------------------------------------------
     def load(self, suite: Suite, source: str, *, labelled: bool, labels: frozenset[str] | None = None,
@@ -118,8 +120,13 @@ class ClassificationScenario(Scenario):
         labels = self.label_set(train_examples)
         if config.class_weights and self.head_name != "token-classification" and not head_options.get("multi_label"):
             head_options = head_options | {"class_weights": inverse_frequency(train_examples, labels)}
-        head = suite.heads.get(self.head_name)(labels, **head_options)
-        encoder = self.encoder(suite, model)
+        teacher = self._teacher(suite, config, labels) if config.distillation else None
+        if teacher is None:
+            head = suite.heads.get(self.head_name)(labels, **head_options)
+        else:  # the student answers in the teacher's labels; a new encoder reads with its own prompts
+            options = teacher.head.options if config.distillation.student_layers else teacher.head.options | head_options
+            head = type(teacher.head)(teacher.head.labels, **{k: v for k, v in options.items() if k != "class_weights"})
+        encoder = teacher.encoder if teacher and config.distillation.student_layers else self.encoder(suite, model)
         reading = self._reading_check(encoder, train_examples, config.seed)
         name = name or self.name
         rank, world = distributed_rank()
@@ -131,17 +138,23 @@ class ClassificationScenario(Scenario):
             run_id = store.start_run(self.name, {"model": name, "encoder": encoder.spec, "processes": world, **config.as_dict()})
         checkpoints = ddp_checkpoints(suite, name) if world > 1 else suite.settings.runs_dir / f"run-{run_id}"
         try:  # whatever fails, the run is recorded as failed, never left 'running'
+            start, soft_targets = str(encoder.path), None
+            if teacher is not None:
+                start, train_examples, soft_targets = teacher.prepare(suite, self, head, train_examples, start, checkpoints)
             outcome = fine_tune(
-                head, str(encoder.path), train_examples, eval_examples, config, checkpoints,
+                head, start, train_examples, eval_examples, config, checkpoints,
                 log_epoch=lambda epoch, metrics: store.log_epoch(run_id, epoch, metrics),
-                resume=resume,
+                resume=resume, soft_targets=soft_targets,
             )
             self.before_save(head, outcome.model, outcome.tokenizer, config)
-            before = self.baseline(head, str(encoder.path), train_examples, eval_examples, config) if config.baseline else None
+            before = (self.baseline(head, str(encoder.path), train_examples, eval_examples, config)
+                      if config.baseline and teacher is None else None)
             inference = choose_precision(head, outcome.model, outcome.tokenizer, eval_examples, config.max_length)
             path = save_model(outcome.model, outcome.tokenizer, head, suite.settings.models_dir / name / f"run-{run_id}",
                               config.max_length, inference=inference,
-                              extra={"encoder": {"spec": encoder.spec, **reading.as_dict()}})
+                              extra={"encoder": {"spec": encoder.spec, **reading.as_dict()}}
+                              | ({"teacher": teacher.spec} if teacher else {}))
+            compared = teacher.compare(suite, path, eval_examples) if teacher else None
         except KeyboardInterrupt:
             store.finish_run(run_id, "interrupted", error="stopped by the user; continue with --resume")
             raise
@@ -153,7 +166,8 @@ class ClassificationScenario(Scenario):
         regressed = (bool(before) and primary != "loss" and primary in before and primary in metrics
                      and metrics[primary] < before[primary])
         activate = config.activate if config.activate is not None else not regressed
-        entry = store.register_model(name, self.name, str(path), metrics, run_id=run_id, activate=activate)
+        entry = store.register_model(name, self.name, str(path), metrics, run_id=run_id, activate=activate,
+                                     teacher=teacher.spec if teacher else None)
         store.finish_run(run_id, "completed", metrics=metrics, model_path=str(path), train_seconds=outcome.train_seconds)
         warnings = [w for w in [reading.warning(encoder.spec)] if w]
         if regressed:
@@ -181,7 +195,32 @@ class ClassificationScenario(Scenario):
             "processes": world,
             "metrics": metrics,
             "inference": inference,
+            **({"distillation": compared} if compared else {}),
         }
+
+    def _teacher(self, suite: Suite, config: TrainConfig, labels: list[str]) -> Teacher:
+        """The registered model ``--teacher`` names ("name" or "name:version"), checked to be
+        one of this scenario's that knows every training label."""
+        from core.predictor import Predictor
+        from core.training.distill import Teacher
+
+        distillation = config.distillation
+        assert distillation is not None
+        distillation.check()
+        if config.strategy == "head-only":
+            raise UsageError("--strategy head-only cannot distil: the student's encoder must learn (full or lora)")
+        name, _, version = distillation.teacher.partition(":")
+        if version and not version.isdigit():
+            raise UsageError(f"--teacher {distillation.teacher}: expected NAME or NAME:VERSION")
+        entry = suite.store.get_model(name, int(version) if version else None)
+        if entry.scenario != self.name:
+            raise UsageError(f"--teacher {distillation.teacher}: a {entry.scenario} model, not a {self.name} one")
+        predictor = Predictor.load(entry.path, suite.heads)
+        unknown = sorted(set(labels) - set(predictor.head.labels))
+        if unknown:
+            raise UsageError(f"--train has labels the teacher {entry.name} v{entry.version} does not know: "
+                             + ", ".join(unknown[:10]))
+        return Teacher(f"{entry.name} v{entry.version}", Path(entry.path), predictor, distillation)
 
     def before_save(self, head: Any, model: Any, tokenizer: Any, config: TrainConfig) -> None:
         """Last changes to the trained model before it is measured and saved (a scenario may

@@ -17,6 +17,9 @@ if TYPE_CHECKING:  # torch is imported by the heads that build models, not by `i
     import torch
 
 
+STATE_FILE = "suite_head.json"  # a fine-tuned model's head state, beside its weights
+
+
 class TaskHead(ABC):
     """Base of every task head.
 
@@ -67,3 +70,12 @@ class TaskHead(ABC):
     def metrics(self, logits: np.ndarray, label_ids: np.ndarray) -> dict[str, float]:
         """Validation metrics computed by the trainer after each epoch."""
         return {}
+
+    def soft_loss(self, student: torch.Tensor, teacher: torch.Tensor, temperature: float,
+                  mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Distillation: how far the student's logits are from the teacher's, both softened
+        by ``temperature`` (``mask``: the positions that count, for per-token logits).
+        Default: KL divergence of the softmax over the last axis."""
+        from core.training.distill import softened_kl
+
+        return softened_kl(student, teacher, temperature, mask)

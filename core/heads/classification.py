@@ -95,6 +95,16 @@ class SequenceClassificationHead(TaskHead):
         weight = torch.tensor(weights, dtype=torch.float32, device=logits.device)
         return torch.nn.functional.cross_entropy(logits.float(), labels, weight=weight)
 
+    def soft_loss(self, student: torch.Tensor, teacher: torch.Tensor, temperature: float,
+                  mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Multi-label: binary cross-entropy to the teacher's softened sigmoids, label by label."""
+        if not self.multi_label:
+            return super().soft_loss(student, teacher, temperature, mask)
+        import torch
+
+        target = torch.sigmoid(teacher.float() / temperature)
+        return torch.nn.functional.binary_cross_entropy_with_logits(student.float() / temperature, target)
+
     def metrics(self, logits: np.ndarray, label_ids: np.ndarray) -> dict[str, float]:
         if self.multi_label:
             predicted = (self.probabilities(logits) >= 0.5).astype(int)

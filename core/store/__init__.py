@@ -100,6 +100,7 @@ class ModelEntry:
     id: int
     created_at: datetime
     run_id: int | None
+    teacher: str | None = None  # "name vN": the model this one was distilled from
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def _run_entry(row: Run) -> RunEntry:
 def _model_entry(row: Model) -> ModelEntry:
     return ModelEntry(
         row.name, row.version, row.scenario, row.active, row.metrics, row.path,
-        row.id, row.created_at, row.run_id,
+        row.id, row.created_at, row.run_id, row.teacher,
     )  # fmt: skip
 
 
@@ -486,8 +487,10 @@ class Store:
         metrics: dict[str, Any],
         run_id: int | None = None,
         activate: bool = True,
+        teacher: str | None = None,
     ) -> ModelEntry:
-        """Add the next version of ``name``; safe with concurrent writers (see ``_write``)."""
+        """Add the next version of ``name``; safe with concurrent writers (see ``_write``).
+        ``teacher`` ("name vN") records the model a distilled one learnt from."""
 
         def work(s: Session) -> ModelEntry:
             if run_id is not None:
@@ -497,7 +500,7 @@ class Store:
                 s.execute(update(Model).where(Model.name == name, Model.active).values(active=False))
             row = Model(
                 name=name, scenario=scenario, version=latest + 1, path=str(path), metrics=metrics,
-                active=activate, created_at=utcnow(), run_id=run_id,
+                active=activate, created_at=utcnow(), run_id=run_id, teacher=teacher,
             )  # fmt: skip
             s.add(row)
             s.flush()

@@ -115,6 +115,7 @@ class Model(Base):
     active: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    teacher: Mapped[str | None] = mapped_column(String(220), default=None)  # "name vN" of a distilled model
 
 
 class RunMetric(Base):

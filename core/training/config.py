@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal, Optional
 
+from core.training.distill import Distillation
+
 Precision = Literal["auto", "bf16", "fp32"]
 Strategy = Literal["full", "lora", "head-only"]
 
@@ -53,6 +55,7 @@ class TrainConfig:
     class_weights: bool = option(False, "--class-weights", "Weight the loss by inverse label frequency (imbalanced data).")
     baseline: bool = option(True, "--baseline/--no-baseline", "Also fit the untuned starting point (head-only) for a before/after report.")
     activate: Optional[bool] = option(None, "--activate/--no-activate", "Make the new version the one served (default: unless it is worse than its untuned baseline).")
+    distillation: Optional[Distillation] = setting(None, "Learn from a fine-tuned teacher's outputs too (set by suite distill).")
 
     def as_dict(self) -> dict:
         return asdict(self)

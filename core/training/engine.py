@@ -33,6 +33,7 @@ from core.devices import detect_device
 from core.errors import UsageError
 from core.heads import TaskHead
 from core.training.config import TrainConfig
+from core.training.distill import TEACHER_KEY, SoftTargets, distillation_loss, teacher_collate
 from core.training.schedule import examples_per_second, plan_epochs
 
 EpochLogger = Callable[[float, dict[str, float]], None]
@@ -51,6 +52,20 @@ class SuiteTrainer(Trainer):
         if loss is not None:
             return loss
         return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+
+
+class DistillTrainer(SuiteTrainer):
+    """Training batches carry the teacher's logits: the loss mixes the softened divergence to
+    them with the hard labels (:func:`core.training.distill.distillation_loss`)."""
+
+    def __init__(self, *args: Any, soft_targets: SoftTargets, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.soft_targets = soft_targets
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
+        if TEACHER_KEY not in inputs:  # validation batches
+            return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        return distillation_loss(self.head, model, dict(inputs), self.soft_targets.temperature, self.soft_targets.alpha)
 
 
 class _EpochMetrics(TrainerCallback):
@@ -195,8 +210,11 @@ def fine_tune(
     resume: bool = False,
     progress: bool = True,
     callbacks: Sequence[TrainerCallback] = (),
+    soft_targets: SoftTargets | None = None,
 ) -> TrainOutcome:
-    """Train ``head`` on ``encoder_path``; the best epoch on ``eval_examples`` is restored."""
+    """Train ``head`` on ``encoder_path``; the best epoch on ``eval_examples`` is restored.
+    With ``soft_targets`` (the teacher's logits, one per training example) the model learns
+    from them too: distillation."""
     set_seed(config.seed)
     tokenizer = AutoTokenizer.from_pretrained(encoder_path)
     model = head.build_model(encoder_path, dropout=config.dropout)
@@ -217,6 +235,11 @@ def fine_tune(
                            lambda: _throughput(model, train_rows, collate, config.batch_size, bf16, config.seed))
     if progress:
         print(f"schedule: {schedule.reason}", file=sys.stderr)
+    trainer_class: Any = SuiteTrainer
+    extra: dict[str, Any] = {}
+    if soft_targets is not None:
+        train_rows, collate = soft_targets.attach(head, train_rows), teacher_collate(collate)
+        trainer_class, extra = DistillTrainer, {"soft_targets": soft_targets}
 
     args = TrainingArguments(
         output_dir=str(output_dir),
@@ -256,7 +279,7 @@ def fine_tune(
     epoch_logger = _EpochMetrics(log_epoch) if log_epoch is not None else None
     if epoch_logger is not None:
         callbacks.append(epoch_logger)
-    trainer = SuiteTrainer(
+    trainer = trainer_class(
         model=model,
         args=args,
         train_dataset=_ListDataset(train_rows),
@@ -266,6 +289,7 @@ def fine_tune(
         compute_metrics=lambda pred: head.metrics(_first(pred.predictions), pred.label_ids),
         callbacks=callbacks,
         head=head,
+        **extra,
     )
     trainer.remove_callback(ProgressCallback)
     trainer.remove_callback(PrinterCallback)

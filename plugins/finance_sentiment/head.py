@@ -79,6 +79,18 @@ class SentimentTopicHead(SequenceClassificationHead):
     def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any]) -> torch.Tensor | None:
         return None  # the model adds both losses
 
+    def soft_loss(self, student: torch.Tensor, teacher: torch.Tensor, temperature: float,
+                  mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Sentiment and (when learned) topic, each its own softmax; zero-shot topics are the
+        student's own similarities and are not distilled."""
+        from core.training.distill import softened_kl
+
+        n = len(self.labels)
+        loss = softened_kl(student[..., :n], teacher[..., :n], temperature)
+        if self.topics and not self.zero_shot:
+            loss = loss + softened_kl(student[..., n:], teacher[..., n:], temperature)
+        return loss
+
     def split(self, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         logits = np.asarray(logits, dtype=np.float32)
         return logits[..., : len(self.labels)], logits[..., len(self.labels) :]

@@ -49,6 +49,7 @@ class RecommendationScenario(ClassificationScenario):
     unused_train_options = frozenset({"validation_fraction", "class_weights", "baseline"})
     head_name = "interest-pair"
     config_table = "recommendation"
+    distillable = False  # its pair model ranks; there is no teacher's decision to soften
 
     # -- train ---------------------------------------------------------------------------
     def train(self, suite: Suite, items: ItemsFile, interactions: InteractionsFile, users: UsersFile = None,

@@ -1,0 +1,301 @@
+"""Distillation: a fine-tuned teacher's soft decisions teach a smaller (faster) student.
+
+The teacher's logits are computed once for every training text (not once per epoch) and
+travel with the student's features; the loss is ``alpha * T^2 * soft + (1 - alpha) * hard``,
+where ``soft`` is the head's divergence between temperature-softened outputs
+(:meth:`core.heads.TaskHead.soft_loss`) and ``hard`` the model's own loss on the labels.
+Unlabelled in-domain text is labelled by the teacher (its decisions become the hard labels,
+its logits the soft ones), so it trains the student like labelled text.
+
+The student is another encoder with the teacher's head (labels, options) on it, or the
+teacher itself with ``student_layers`` of its blocks kept (:func:`cut_layers`): the kept
+blocks, embeddings and head start from the fine-tuned weights.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+
+from core.errors import UsageError
+
+if TYPE_CHECKING:
+    import torch
+
+    from core.heads import TaskHead
+    from core.predictor import Predictor
+
+TEACHER_KEY = "teacher_logits"
+TEACHER_MASK = "teacher_mask"
+
+
+def _option(default: Any, flag: str, help: str) -> Any:
+    return field(default=default, metadata={"option": flag, "help": help})
+
+
+@dataclass
+class Distillation:
+    """What ``suite distill`` adds to a training run (each field one of its options); stored
+    with the run's config."""
+
+    teacher: Optional[str] = _option(None, "--teacher", "The fine-tuned model to learn from: a registered NAME or NAME:VERSION.")
+    student_layers: Optional[int] = _option(None, "--student-layers", "The student is the teacher with this many of its layers kept (evenly spaced, the top one included).")
+    temperature: float = _option(2.0, "--temperature", "Softens both models' outputs before they are compared.")
+    alpha: float = _option(0.5, "--alpha", "Weight of the teacher's soft outputs against the hard labels (1: teacher only).")
+    unlabelled: Optional[str] = _option(None, "--unlabelled", "In-domain texts without labels (one per line, or a CSV/JSONL text column): the teacher labels them for the student.")
+
+    def check(self) -> None:
+        if not self.teacher:
+            raise UsageError("suite distill needs --teacher NAME (a registered fine-tuned model of this scenario)")
+        if self.student_layers is not None and self.student_layers < 1:
+            raise UsageError(f"--student-layers: expected at least 1, got {self.student_layers}")
+        if self.temperature <= 0:
+            raise UsageError(f"--temperature: expected a positive number, got {self.temperature}")
+        if not 0 <= self.alpha <= 1:
+            raise UsageError(f"--alpha: expected a weight between 0 and 1, got {self.alpha}")
+
+
+@dataclass
+class SoftTargets:
+    """The teacher's logits for each training example, in the order of the examples, and how
+    the soft and hard losses are weighed. For token heads each item is one row per word."""
+
+    logits: list[np.ndarray]
+    temperature: float
+    alpha: float
+
+    def attach(self, head: TaskHead, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The student's feature rows with the teacher's logits beside them (per position of
+        the student's own tokens for token heads: a word's first sub-token gets its row)."""
+        out = []
+        for row, logits in zip(rows, self.logits, strict=True):
+            if "word_ids" not in row:
+                out.append(row | {TEACHER_KEY: np.asarray(logits, dtype=np.float32)})
+                continue
+            width = np.shape(logits)[-1]
+            per_position = np.zeros((len(row["input_ids"]), width), dtype=np.float32)
+            mask = np.zeros(len(row["input_ids"]), dtype=np.float32)
+            previous = None
+            for position, word in enumerate(row["word_ids"]):
+                if word is not None and word != previous and word < len(logits):
+                    per_position[position], mask[position] = logits[word], 1.0
+                previous = word
+            out.append(row | {TEACHER_KEY: per_position, TEACHER_MASK: mask})
+        return out
+
+
+def teacher_collate(collate: Callable[[list[dict[str, Any]]], dict[str, Any]]) -> Callable[[list[dict[str, Any]]], dict[str, Any]]:
+    """The head's collator, plus the teacher's logits (and mask) padded to the batch; rows
+    without them (validation) are collated as the head collates them."""
+    import torch
+
+    def wrapped(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        if TEACHER_KEY not in rows[0]:
+            return collate(rows)
+        batch = collate([{k: v for k, v in row.items() if k not in (TEACHER_KEY, TEACHER_MASK)} for row in rows])
+        if TEACHER_MASK not in rows[0]:
+            batch[TEACHER_KEY] = torch.from_numpy(np.stack([row[TEACHER_KEY] for row in rows]))
+            return batch
+        length = batch["input_ids"].shape[1]
+        width = rows[0][TEACHER_KEY].shape[-1]
+        logits = np.zeros((len(rows), length, width), dtype=np.float32)
+        mask = np.zeros((len(rows), length), dtype=np.float32)
+        for i, row in enumerate(rows):
+            n = min(length, len(row[TEACHER_MASK]))
+            logits[i, :n], mask[i, :n] = row[TEACHER_KEY][:n], row[TEACHER_MASK][:n]
+        batch[TEACHER_KEY], batch[TEACHER_MASK] = torch.from_numpy(logits), torch.from_numpy(mask)
+        return batch
+
+    return wrapped
+
+
+def distillation_loss(head: TaskHead, model: torch.nn.Module, inputs: dict[str, Any], temperature: float,
+                      alpha: float) -> torch.Tensor:
+    """``alpha * T^2 * soft + (1 - alpha) * hard`` for one batch (one forward pass)."""
+    teacher = inputs.pop(TEACHER_KEY)
+    mask = inputs.pop(TEACHER_MASK, None)
+    outputs = model(**inputs)
+    soft = head.soft_loss(outputs["logits"], teacher, temperature, mask) * temperature**2
+    hard = outputs["loss"] if "labels" in inputs else None
+    return soft if hard is None or alpha >= 1 else alpha * soft + (1 - alpha) * hard
+
+
+def softened_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+    """KL(teacher || student) of softmax(logits / T) over the last axis, averaged over the rows
+    (or over the positions where ``mask`` is 1)."""
+    import torch.nn.functional as F
+
+    log_student = F.log_softmax(student.float() / temperature, dim=-1)
+    log_teacher = F.log_softmax(teacher.float() / temperature, dim=-1)
+    per_row = (log_teacher.exp() * (log_teacher - log_student)).sum(-1)
+    if mask is None:
+        return per_row.mean()
+    mask = mask.to(per_row.dtype)
+    return (per_row * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def keep_layers(total: int, kept: int) -> list[int]:
+    """Evenly spaced blocks, the top one always kept (the head was trained on its output):
+    6 -> 3 keeps 1, 3, 5; 12 -> 6 keeps every other one."""
+    if kept >= total:
+        raise UsageError(f"--student-layers {kept}: the teacher has {total} layers; keep fewer")
+    return [round((i + 1) * total / kept) - 1 for i in range(kept)]
+
+
+def cut_layers(model: torch.nn.Module, kept: int) -> list[int]:
+    """Keep ``kept`` of the encoder's transformer blocks in place (:func:`keep_layers`) and
+    record the new depth in its config, so the saved folder loads as a shallower encoder."""
+    import torch
+
+    lists = [(name, module) for name, module in model.named_modules()
+             if isinstance(module, torch.nn.ModuleList) and len(module) > 1]
+    if not lists:
+        raise UsageError("--student-layers: this model has no stack of transformer layers to cut")
+    name, blocks = max(lists, key=lambda item: len(item[1]))
+    chosen = keep_layers(len(blocks), kept)
+    parent = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
+    setattr(parent, name.rsplit(".", 1)[-1], torch.nn.ModuleList([blocks[i] for i in chosen]))
+    for config in {id(c): c for c in _configs(model)}.values():
+        config.num_hidden_layers = kept
+    return chosen
+
+
+def _configs(model: torch.nn.Module) -> list[Any]:
+    return [m.config for m in model.modules() if hasattr(m, "config") and hasattr(m.config, "num_hidden_layers")]
+
+
+def teacher_logits(teacher: Predictor, examples: Sequence[Any]) -> list[np.ndarray]:
+    """The teacher's logits per example; for token heads, one row per word (its first
+    sub-token's), so a student with another tokenizer reads them word by word."""
+    outputs, rows = teacher.logits(examples)
+    if not rows or "word_ids" not in rows[0]:
+        return [np.asarray(o, dtype=np.float32) for o in outputs]
+    per_word = []
+    for logits, row in zip(outputs, rows):
+        words = np.zeros((row["n_words"], np.shape(logits)[-1]), dtype=np.float32)
+        seen: set[int] = set()
+        for position, word in enumerate(row["word_ids"]):
+            if word is not None and word not in seen:
+                words[word] = logits[position]
+                seen.add(word)
+        per_word.append(words)
+    return per_word
+
+
+def pseudo_labelled(examples: Sequence[Any], predictions: Sequence[dict[str, Any]]) -> list[Any]:
+    """Unlabelled examples with the teacher's decisions as their labels (tags for words)."""
+    labelled = []
+    for example, prediction in zip(examples, predictions):
+        if "tags" in prediction:
+            labelled.append(replace(example, tags=list(prediction["tags"])))
+        elif "labels" in prediction:
+            labelled.append(replace(example, label=list(prediction["labels"])))
+        else:
+            extras = dict(example.extras) | ({"topic": prediction["topic"]} if "topic" in prediction else {})
+            labelled.append(replace(example, label=prediction["label"], extras=extras))
+    return labelled
+
+
+def measure(predictor: Predictor, examples: Sequence[Any]) -> dict[str, Any]:
+    """The head's metrics and texts/s of ``predictor`` on labelled ``examples`` (a warm-up
+    batch first), so teacher and student are compared on one set, one machine, one run."""
+    head = predictor.head
+    predictor.logits(list(examples)[:32])
+    started = time.perf_counter()
+    logits, rows = predictor.logits(examples)
+    seconds = time.perf_counter() - started
+    targets = [row["labels"] for row in rows]
+    if rows and "word_ids" in rows[0]:  # pad per-token logits and labels to one length
+        length = max(len(t) for t in targets)
+        stacked = np.zeros((len(rows), length, np.shape(logits[0])[-1]), dtype=np.float32)
+        labels = np.full((len(rows), length), -100)
+        for i, (row_logits, row_labels) in enumerate(zip(logits, targets)):
+            stacked[i, : len(row_logits)], labels[i, : len(row_labels)] = row_logits, row_labels
+        metrics = head.metrics(stacked, labels)
+    else:
+        metrics = head.metrics(np.stack(logits), np.asarray(targets))
+    return {**{k: round(float(v), 5) for k, v in metrics.items()},
+            "texts_per_second": round(len(examples) / max(seconds, 1e-9), 1), "precision": predictor.precision}
+
+
+def folder_mb(folder: str | Path) -> float:
+    """Size on disk of a model folder (weights, tokenizer, head), in MB."""
+    return round(sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file()) / 1e6, 1)
+
+
+@dataclass
+class Teacher:
+    """A registered fine-tuned model teaching one training run: loaded once, it labels the
+    unlabelled text, gives the soft targets, and is measured beside the student at the end."""
+
+    spec: str  # "name vN", as the registry records it
+    path: Path
+    predictor: Predictor
+    distillation: Distillation
+
+    @property
+    def head(self) -> TaskHead:
+        return self.predictor.head
+
+    @property
+    def encoder(self) -> Any:
+        from core.models import ModelSource
+
+        return ModelSource(self.spec, self.path, "registered")
+
+    def prepare(self, suite: Any, scenario: Any, head: TaskHead, examples: list[Any], start: str,
+                scratch: Path) -> tuple[str, list[Any], SoftTargets]:
+        """Where the student starts (an encoder, or a layer-cut copy of the teacher written to
+        ``scratch``), its training examples (``examples`` plus the teacher-labelled unlabelled
+        text) and the teacher's logits for each of them."""
+        extra = self.unlabelled(suite, scenario)
+        if extra:
+            extra = pseudo_labelled(extra, self.predictor.predict(extra))
+        examples = list(examples) + extra
+        soft = SoftTargets(teacher_logits(self.predictor, examples), self.distillation.temperature,
+                           self.distillation.alpha)
+        if self.distillation.student_layers:
+            start = str(self.cut(head, scratch / "student-start"))
+        return start, examples, soft
+
+    def unlabelled(self, suite: Any, scenario: Any) -> list[Any]:
+        """The ``--unlabelled`` texts as the scenario's examples (words for token heads)."""
+        if not self.distillation.unlabelled:
+            return []
+        from core.cli.batch import read_texts
+        from core.data.adapters import text_tokens
+        from core.data.types import TokenExample
+
+        texts = read_texts(suite, self.distillation.unlabelled)
+        if self.head.example_kind != "tokens":
+            return texts
+        return [TokenExample([t.text[a:b] for a, b in text_tokens(t.text)], line=t.line) for t in texts
+                if text_tokens(t.text)]
+
+    def cut(self, head: TaskHead, folder: Path) -> Path:
+        """The teacher's fine-tuned model with ``student_layers`` blocks kept, saved as a
+        starting point the engine loads like any encoder (its head weights included)."""
+        model = head.build_model(str(self.path))
+        cut_layers(model, int(self.distillation.student_layers or 0))
+        folder.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(folder)
+        self.predictor.tokenizer.save_pretrained(folder)
+        return folder
+
+    def compare(self, suite: Any, student: Path, examples: Sequence[Any]) -> dict[str, Any]:
+        """Teacher and student on the same validation examples: metrics, texts/s, size."""
+        from core.predictor import Predictor
+
+        student_predictor = Predictor.load(student, suite.heads)
+        return {
+            "teacher": {"model": self.spec, **measure(self.predictor, examples), "size_mb": folder_mb(self.path)},
+            "student": {**measure(student_predictor, examples), "size_mb": folder_mb(student)},
+            "on": f"{len(examples)} validation examples",
+            "unlabelled": self.distillation.unlabelled,
+        }

@@ -1,0 +1,159 @@
+"""Distillation (suite distill): a student learns a teacher's soft decisions, registered with
+its teacher; layer-kept students load and predict; a token student keeps the label map."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from core.cli.app import build_app
+from core.data.types import TextExample, TokenExample
+from core.heads.classification import SequenceClassificationHead
+from core.heads.token import TokenClassificationHead
+from core.testing import make_tiny_model
+from core.training.config import TrainConfig
+from core.training.distill import SoftTargets, cut_layers, keep_layers, softened_kl, teacher_logits
+from core.training.engine import fine_tune
+
+GOOD = ["thanks a lot", "this works great", "lovely and quick", "happy with the card", "great support",
+        "the refund came fast", "friendly staff", "easy to use"]
+BAD = ["still broken", "very slow refund", "angry about fees", "lost my money", "app crashes again",
+       "nobody answers", "charged twice", "card declined again"]
+
+
+def run(pm, *args: str):
+    return CliRunner().invoke(build_app(pm), list(args))
+
+
+@pytest.fixture(scope="module")
+def two_layer_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-2-layers"), layers=2)
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
+    path.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in rows), encoding="utf-8")
+    return path
+
+
+def test_keep_layers_spaces_blocks_and_keeps_the_top_one():
+    assert keep_layers(6, 3) == [1, 3, 5]
+    assert keep_layers(12, 6) == [1, 3, 5, 7, 9, 11]
+    assert keep_layers(2, 1) == [1]
+    with pytest.raises(Exception, match="has 6 layers"):
+        keep_layers(6, 6)
+
+
+def test_softened_kl_is_zero_for_equal_outputs_and_respects_the_mask():
+    logits = torch.tensor([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]])
+    assert softened_kl(logits, logits, 2.0).item() == pytest.approx(0.0, abs=1e-6)
+    other = torch.tensor([[-2.0, 1.0, 0.5], [0.0, 3.0, -2.0]])
+    assert softened_kl(other, logits, 2.0).item() > 0
+    assert softened_kl(other, logits, 2.0, mask=torch.tensor([0.0, 1.0])).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_student_moves_toward_its_teacher(tiny_model: Path, two_layer_model: Path, tmp_path: Path):
+    """Engine level: a student trained on the teacher's logits alone (alpha 1) ends closer to
+    them than it started: the KL divergence falls."""
+    from core.predictor import Predictor
+
+    head = SequenceClassificationHead(["bad", "good"])
+    data = [TextExample(t, "good") for t in GOOD] * 2 + [TextExample(t, "bad") for t in BAD] * 2
+    config = TrainConfig(epochs=6, batch_size=8, learning_rate=1e-3, early_stopping_patience=0, baseline=False)
+    teacher = fine_tune(head, str(two_layer_model), data, data, config, tmp_path / "teacher", progress=False)
+    teacher_predictor = Predictor(head, teacher.model, teacher.tokenizer, precision="fp32")
+    targets = teacher_logits(teacher_predictor, data)
+
+    def kl_to_teacher(model: torch.nn.Module, tokenizer) -> float:
+        logits, _ = Predictor(head, model, tokenizer, precision="fp32").logits(data)
+        return softened_kl(torch.tensor(np.stack(logits)), torch.tensor(np.stack(targets)), 2.0).item()
+
+    untrained = head.build_model(str(tiny_model))
+    before = kl_to_teacher(untrained, teacher.tokenizer)
+    student = fine_tune(head, str(tiny_model), data, data, config, tmp_path / "student", progress=False,
+                        soft_targets=SoftTargets(targets, temperature=2.0, alpha=1.0))
+    after = kl_to_teacher(student.model, student.tokenizer)
+    assert after < before / 2, (before, after)
+
+
+def test_cut_layers_keeps_a_loadable_shallower_model(two_layer_model: Path, tmp_path: Path):
+    head = SequenceClassificationHead(["bad", "good"])
+    model = head.build_model(str(two_layer_model))
+    assert cut_layers(model, 1) == [1]
+    model.save_pretrained(tmp_path / "cut")
+    reloaded = head.build_model(str(tmp_path / "cut"))
+    assert json.loads((tmp_path / "cut" / "config.json").read_text())["num_hidden_layers"] == 1
+    blocks = [m for m in reloaded.modules() if isinstance(m, torch.nn.ModuleList)]
+    assert max(len(b) for b in blocks) == 1
+
+
+def test_distill_a_layer_kept_student_through_the_cli(builtin_pm, two_layer_model: Path, tmp_path: Path):
+    """suite distill: the student is the teacher's next version, not active, registered with
+    its teacher and measured beside it; it loads, predicts, and unlabelled text is used."""
+    train = write_csv(tmp_path / "train.csv", [(t, "good") for t in GOOD] * 2 + [(t, "bad") for t in BAD] * 2)
+    unlabelled = tmp_path / "more.txt"
+    unlabelled.write_text("great and friendly\nslow and broken\nlovely refund\n", encoding="utf-8")
+    common = ["--train", str(train), "--eval", str(train), "--epochs", "3", "--lr", "1e-3", "--batch-size", "8"]
+    taught = run(builtin_pm, "train", "text-classification", *common, "--model", str(two_layer_model),
+                 "--name", "tickets", "--no-baseline", "--json")
+    assert taught.exit_code == 0, taught.output
+    result = run(builtin_pm, "distill", "text-classification", "--teacher", "tickets", "--student-layers", "1",
+                 "--unlabelled", str(unlabelled), *common, "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["model"] == "tickets" and out["version"] == 2 and out["active"] is False
+    compared = out["distillation"]
+    assert compared["teacher"]["model"] == "tickets v1"
+    assert {"accuracy", "texts_per_second", "size_mb"} <= set(compared["student"])
+    assert compared["student"]["size_mb"] < compared["teacher"]["size_mb"]
+    assert json.loads((Path(out["path"]) / "config.json").read_text())["num_hidden_layers"] == 1
+
+    listed = json.loads(run(builtin_pm, "models", "list", "--json").stdout)
+    assert [(m["version"], m["teacher"]) for m in listed if m["name"] == "tickets"] == [(1, None), (2, "tickets v1")]
+    predicted = run(builtin_pm, "predict", "text-classification", "--model", out["path"], "great support", "--json")
+    assert predicted.exit_code == 0, predicted.output
+    assert json.loads(predicted.stdout)["predictions"][0]["label"] in ("good", "bad")
+
+    compare = run(builtin_pm, "models", "compare", "tickets:1", "tickets:2", "--json")
+    assert compare.exit_code == 0, compare.output
+    sides = json.loads(compare.stdout)
+    assert sides["A"]["layers"] == 2 and sides["B"]["layers"] == 1 and sides["B"]["teacher"] == "tickets v1"
+    text = run(builtin_pm, "models", "compare", "tickets:1", "tickets:2")
+    assert "texts/s" in text.stdout and "tickets v1" in text.stdout
+
+
+def test_distill_refuses_a_teacher_of_another_scenario_and_a_missing_teacher(builtin_pm, tiny_model: Path,
+                                                                              tmp_path: Path):
+    train = write_csv(tmp_path / "train.csv", [(t, "good") for t in GOOD] + [(t, "bad") for t in BAD])
+    missing = run(builtin_pm, "distill", "text-classification", "--train", str(train))
+    assert missing.exit_code == 2 and "--teacher" in missing.output
+    unknown = run(builtin_pm, "distill", "text-classification", "--train", str(train), "--teacher", "nobody")
+    assert unknown.exit_code != 0 and "unknown model 'nobody'" in unknown.output
+    assert "Traceback" not in unknown.output
+
+
+def test_a_token_student_keeps_the_label_map(tiny_model: Path, two_layer_model: Path, tmp_path: Path):
+    """Token classification: the teacher's per-word logits reach the student word by word,
+    and the student predicts with the teacher's tags in the teacher's order."""
+    from core.predictor import Predictor
+
+    sentences = [(["alice", "lives", "in", "paris"], ["B-PER", "O", "O", "B-LOC"]),
+                 (["bob", "visited", "london", "today"], ["B-PER", "O", "B-LOC", "O"]),
+                 (["carol", "left", "berlin"], ["B-PER", "O", "B-LOC"])] * 4
+    data = [TokenExample(words, tags) for words, tags in sentences]
+    head = TokenClassificationHead(["B-LOC", "B-PER", "O"])
+    config = TrainConfig(epochs=4, batch_size=4, learning_rate=1e-3, early_stopping_patience=0, baseline=False)
+    teacher = fine_tune(head, str(two_layer_model), data, data, config, tmp_path / "teacher", progress=False)
+    targets = teacher_logits(Predictor(head, teacher.model, teacher.tokenizer, precision="fp32"), data)
+    assert [t.shape for t in targets[:3]] == [(4, 3), (4, 3), (3, 3)]  # one row per word
+    student_head = TokenClassificationHead(head.labels, **head.options)
+    student = fine_tune(student_head, str(tiny_model), data, data, config, tmp_path / "student", progress=False,
+                        soft_targets=SoftTargets(targets, temperature=2.0, alpha=0.5))
+    assert student.model.config.id2label == {0: "B-LOC", 1: "B-PER", 2: "O"}
+    predicted = Predictor(student_head, student.model, student.tokenizer, precision="fp32").predict(data[:2])
+    assert [len(p["tags"]) for p in predicted] == [4, 4]
+    assert set(predicted[0]["tags"]) <= set(head.labels)
