@@ -1,0 +1,130 @@
+"""Distillation on Financial PhraseBank AllAgree, side by side in one run: the teacher, the
+default model fine-tuned directly, the default model distilled from the teacher (with and
+without unlabelled text), and a 3-layer student of the fine-tuned default model.
+
+    python -m bench.distill --data ../shared/data/financial_phrasebank --home /tmp/mphome
+
+The split is bench.phrasebank's (stratified 80/10/10, seed 13): train on 80%, early-stop on
+10%, test on the last 10%. The unlabelled text is every 50Agree sentence that is not in the
+AllAgree test split. Models already registered in --home under the names below are reused
+(``python -m bench.phrasebank --home H --model all-mpnet-base-v2`` registers the teacher,
+``python -m bench.phrasebank --home H`` the directly fine-tuned default); the others are
+trained here, through ``FinanceSentiment.train`` as ``suite train|distill`` runs it.
+Test texts/s: each model's Predictor at its recorded precision, runs interleaved, median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bench.common import ensure_installed, table
+from bench.phrasebank import read, split, write
+
+TEACHER = "phrasebank-all-mpnet-base-v2"
+DIRECT = "phrasebank-default"
+
+
+def registered(suite: Any, name: str) -> bool:
+    return any(entry.name == name for entry in suite.store.list_models())
+
+
+def train(suite: Any, name: str, files: dict[str, str], *, epochs: float | None, model: str | None = None,
+          distillation: Any = None) -> dict[str, Any]:
+    from plugins.finance_sentiment.scenarios import FINANCE_DEFAULTS
+
+    config = replace(FINANCE_DEFAULTS, baseline=False, distillation=distillation, epochs=epochs or FINANCE_DEFAULTS.epochs)
+    scenario = suite.scenarios.get("finance-sentiment")
+    started = time.perf_counter()
+    result = scenario.train(suite, train=files["train"], eval=files["val"], model=model, name=name, training=config)
+    return {"train_seconds": round(time.perf_counter() - started, 1), "distillation": result.get("distillation")}
+
+
+def speeds(suite: Any, names: list[str], texts: list[str], repeats: int = 3) -> dict[str, float]:
+    """Texts/s of each model's Predictor on the same texts, runs interleaved, median."""
+    from core.data.types import TextExample
+
+    scenario = suite.scenarios.get("finance-sentiment")
+    predictors = {name: scenario.predictor(suite, name) for name in names}
+    examples = [TextExample(t) for t in texts]
+    runs: dict[str, list[float]] = {name: [] for name in names}
+    for predictor in predictors.values():
+        predictor.predict(examples[:64])
+    for _ in range(repeats):
+        for name, predictor in predictors.items():
+            started = time.perf_counter()
+            predictor.predict(examples)
+            runs[name].append(len(examples) / (time.perf_counter() - started))
+    return {name: statistics.median(values) for name, values in runs.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/financial_phrasebank"))
+    parser.add_argument("--home", type=Path, required=True, help="SUITE_HOME (models are registered and reused there)")
+    parser.add_argument("--teacher-model", default="all-mpnet-base-v2", help="encoder of the teacher")
+    parser.add_argument("--layers", type=int, default=3, help="layers of the layer-kept student")
+    parser.add_argument("--epochs", type=float, default=None, help="default: the scenario's schedule")
+    parser.add_argument("--skip", default="", help="comma list of runs not to do: without-unlabelled, layers")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/distill-phrasebank.json"))
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from core.app import Suite
+    from core.settings import load_settings
+    from core.training.distill import Distillation
+
+    parts = split(read(args.data / "Sentences_AllAgree.txt"))
+    test_texts = {text for text, _ in parts["test"]}
+    unlabelled = sorted({text for text, _ in read(args.data / "Sentences_50Agree.txt")} - test_texts)
+    skip = set(filter(None, args.skip.split(",")))
+    ensure_installed(args.teacher_model, args.home)
+    suite = Suite.create(load_settings(home=args.home))
+    runs: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        files = {name: write(Path(scratch) / f"{name}.csv", rows) for name, rows in parts.items()}
+        extra = Path(scratch) / "unlabelled.txt"
+        extra.write_text("\n".join(unlabelled) + "\n", encoding="utf-8")
+        plan = [
+            (TEACHER, dict(model=args.teacher_model), f"teacher: {args.teacher_model} fine-tuned"),
+            (DIRECT, dict(), "default (6 layers) fine-tuned directly"),
+            ("pb-student-default-unlabelled", dict(distillation=Distillation(TEACHER, unlabelled=str(extra))),
+             f"default distilled from the teacher, + {len(unlabelled)} unlabelled"),
+            ("pb-student-default", dict(distillation=Distillation(TEACHER)), "default distilled from the teacher, labelled only"),
+            (f"pb-student-{args.layers}-layers", dict(distillation=Distillation(DIRECT, student_layers=args.layers,
+                                                                                 unlabelled=str(extra))),
+             f"{args.layers} of the fine-tuned default's layers, distilled from it, + unlabelled"),
+        ]
+        for name, options, label in plan:
+            if ("without-unlabelled" in skip and name == "pb-student-default") or ("layers" in skip and "layers" in name):
+                continue
+            runs[name] = {"config": label, "reused": registered(suite, name)}
+            if not runs[name]["reused"]:
+                print(f"training {name}: {label}", flush=True)
+                runs[name].update(train(suite, name, files, epochs=args.epochs, **options))
+            tested = suite.scenarios.get("finance-sentiment").evaluate(suite, data=files["test"], model=name)
+            runs[name].update(test_accuracy=round(tested["metrics"]["accuracy"], 4),
+                              test_macro_f1=round(tested["metrics"]["macro_f1"], 4))
+        rates = speeds(suite, list(runs), [text for text, _ in parts["test"]] * 4)
+    for name, rate in rates.items():
+        runs[name]["texts_per_second"] = round(rate, 1)
+        runs[name]["speed_vs_direct"] = round(rate / rates[DIRECT], 2) if DIRECT in rates else None
+    suite.close()
+    rows = [{"model": name, **run} for name, run in runs.items()]
+    print(f"Financial PhraseBank AllAgree, stratified 80/10/10 seed 13: {', '.join(f'{k} {len(v)}' for k, v in parts.items())}; "
+          f"{len(unlabelled)} unlabelled 50Agree sentences not in the test split")
+    print(table(rows, ["model", "config", "test_accuracy", "test_macro_f1", "texts_per_second", "speed_vs_direct",
+                       "train_seconds", "reused"]))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"split": {k: len(v) for k, v in parts.items()}, "unlabelled": len(unlabelled),
+                                    "runs": runs}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
