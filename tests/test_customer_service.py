@@ -482,3 +482,21 @@ def test_a_reply_is_in_one_language_and_a_fallback_is_said() -> None:
     assert book.render(greeting, "de", {"customer_name": "Ada"}).startswith("Hallo Ada,")
     assert book.language_of(book.get("card_not_arrived").templates, "de") == "en"
     assert book.language_of(greeting, "fr") == "en" and book.language_of(greeting, "de") == "de"
+
+
+def test_a_distilled_student_gets_its_own_calibration(trained: tuple[Path, Path, Path], tiny_model: Path) -> None:
+    """suite distill customer-service: the student learns from the trained model, its
+    out-of-scope threshold is refitted on its own scores, and it is the teacher's next
+    version, not served until activated."""
+    home, _, data = trained
+    result = invoke("distill", "customer-service", "--teacher", "customer-service", "--student", str(tiny_model),
+                    "--train", str(data), "--eval", str(data), "--epochs", "3", "--lr", "2e-3", "--batch-size", "16",
+                    "--patience", "0", "--json", home=home)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["model"] == "customer-service" and out["version"] == 2 and out["active"] is False
+    assert out["calibration"]["oos_label"] == "oos"
+    assert (Path(out["path"]) / "customer_service.json").is_file()
+    assert out["distillation"]["teacher"]["model"] == "customer-service v1"
+    listed = json.loads(invoke("models", "list", "--json", home=home).stdout)
+    assert [m["teacher"] for m in listed if m["name"] == "customer-service"] == [None, "customer-service v1"]
