@@ -3,6 +3,7 @@ latency of ranking 100 candidates for one user, and a batch run over all users, 
 the ``recommendation`` scenario as a user runs it.
 
     python -m bench.recommendation --data ../shared/data/movielens_latest_small
+    python -m bench.recommendation --data ../shared/data/movielens_latest_small --model all-mpnet-base-v2 --home H
 
 Protocol (documented in docs/benchmarks.md): items are the MovieLens folder (title, genres and
 the users' tags), likes are ratings >= 4, each user's latest 20% of ratings are held out, every
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import peak_rss_mb
+from bench.common import ensure_installed, peak_rss_mb
 
 
 def main() -> None:
@@ -37,6 +38,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--latency-runs", type=int, default=200)
     parser.add_argument("--out", type=Path, default=None, help="also write the results as JSON here")
+    parser.add_argument("--model", default=None, help="encoder of the interest model: a catalogue name (installed "
+                        "into --home on first use), folder or id; default: the packaged one")
+    parser.add_argument("--home", type=Path, default=None, help="SUITE_HOME (default: a new temporary one)")
     args = parser.parse_args()
     ratings = args.data / "ratings.csv"
     if not ratings.is_file():
@@ -48,14 +52,17 @@ def main() -> None:
     from plugins.recommendation.scenario import RECOMMENDATION_DEFAULTS, render_table
 
     quiet_transformers()
-    home = Path(tempfile.mkdtemp(prefix="bench-rec-"))
+    home = args.home or Path(tempfile.mkdtemp(prefix="bench-rec-"))
+    if args.model:
+        ensure_installed(args.model, home)
     suite = Suite.create(Settings(home=home))
     scenario = suite.scenarios.get("recommendation")
     config = replace(RECOMMENDATION_DEFAULTS, epochs=args.epochs, freeze_layers=args.freeze_layers,
                      max_length=args.max_length, learning_rate=args.lr)
     started = time.perf_counter()
     trained = scenario.train(suite, items=str(args.data), interactions=str(ratings), positive="rating>=4",
-                             holdout=0.2, targets_per_user=args.targets_per_user, negatives=args.negatives, training=config)
+                             holdout=0.2, targets_per_user=args.targets_per_user, negatives=args.negatives,
+                             model=args.model, training=config)
     train_seconds = time.perf_counter() - started
     started = time.perf_counter()
     report = scenario.evaluate(suite, items=str(args.data), interactions=str(ratings))
