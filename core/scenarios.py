@@ -65,6 +65,12 @@ class Scenario:
             raise ConfigError(f"suite.toml [{self.config_table}]: model: expected a model name, folder or id")
         return suite.encoder(model or configured)
 
+    def stored_texts(self, suite: Suite, limit: int) -> list[str]:
+        """Up to ``limit`` texts this scenario met in production, newest first (the monitor's
+        items, the conversation log): ``suite distill --unlabelled stored`` has the teacher
+        label them for its student. Default: none."""
+        return []
+
     def verbs(self) -> list[str]:
         """The verbs this scenario implements (methods overridden from :class:`Scenario`)."""
         return [v for v in VERBS if getattr(type(self), v) is not getattr(Scenario, v)]

@@ -157,3 +157,18 @@ def test_a_token_student_keeps_the_label_map(tiny_model: Path, two_layer_model: 
     predicted = Predictor(student_head, student.model, student.tokenizer, precision="fp32").predict(data[:2])
     assert [len(p["tags"]) for p in predicted] == [4, 4]
     assert set(predicted[0]["tags"]) <= set(head.labels)
+
+
+def test_stored_text_from_an_empty_log_is_a_clear_error(settings, tmp_path: Path):
+    from types import SimpleNamespace
+
+    from core.app import Suite
+    from core.errors import UsageError
+    from core.training.distill import Distillation, Teacher
+
+    suite = Suite.create(settings)
+    teacher = Teacher("customer-service v1", tmp_path, SimpleNamespace(head=SimpleNamespace(example_kind="text")),
+                      Distillation("customer-service", unlabelled="stored"))
+    with pytest.raises(UsageError, match="--unlabelled stored: the customer-service scenario has no stored texts"):
+        teacher.unlabelled(suite, suite.scenarios.get("customer-service"))
+    suite.close()

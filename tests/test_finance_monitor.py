@@ -501,3 +501,19 @@ def test_a_rerun_says_why_it_read_nothing_and_offers_a_way_to_read_again(suite: 
     from plugins.finance_sentiment.job import render_summary
 
     assert "a backtest stores nothing" in render_summary(backtest) and " stored," not in render_summary(backtest)
+
+
+def test_stored_items_are_unlabelled_text_for_a_student(suite: Suite, tmp_path: Path) -> None:
+    """suite distill --unlabelled stored: the monitor's items, newest first, each text once."""
+    from types import SimpleNamespace
+
+    from core.training.distill import Distillation, Teacher
+
+    mon, _ = monitor(suite)
+    mon.run(open_source(suite, f"file:{feed(tmp_path / 'feed.jsonl')}"))
+    scenario = suite.scenarios.get("finance-sentiment")
+    texts = scenario.stored_texts(suite, 5)
+    assert len(texts) == len(set(texts)) == 5
+    teacher = Teacher("finance-sentiment v1", tmp_path, SimpleNamespace(head=SimpleNamespace(example_kind="text")),
+                      Distillation("finance-sentiment", unlabelled="stored"))
+    assert [example.text for example in teacher.unlabelled(suite, scenario)][:5] == texts

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from core.heads import TaskHead
     from core.predictor import Predictor
 
+STORED = "stored"  # --unlabelled stored: the texts the scenario met in production
+STORED_LIMIT = 100_000
 TEACHER_KEY = "teacher_logits"
 TEACHER_MASK = "teacher_mask"
 
@@ -47,7 +49,7 @@ class Distillation:
     student_layers: Optional[int] = _option(None, "--student-layers", "The student is the teacher with this many of its layers kept (evenly spaced, the top one included).")
     temperature: float = _option(2.0, "--temperature", "Softens both models' outputs before they are compared.")
     alpha: float = _option(0.5, "--alpha", "Weight of the teacher's soft outputs against the hard labels (1: teacher only).")
-    unlabelled: Optional[str] = _option(None, "--unlabelled", "In-domain texts without labels (one per line, or a CSV/JSONL text column): the teacher labels them for the student.")
+    unlabelled: Optional[str] = _option(None, "--unlabelled", "In-domain texts without labels (one per line, or a CSV/JSONL text column; 'stored': the monitor's items or the conversation log): the teacher labels them for the student.")
 
     def check(self) -> None:
         if not self.teacher:
@@ -270,9 +272,16 @@ class Teacher:
             return []
         from core.cli.batch import read_texts
         from core.data.adapters import text_tokens
-        from core.data.types import TokenExample
+        from core.data.types import TextExample, TokenExample
 
-        texts = read_texts(suite, self.distillation.unlabelled)
+        if self.distillation.unlabelled == STORED:
+            stored = scenario.stored_texts(suite, STORED_LIMIT)
+            if not stored:
+                raise UsageError(f"--unlabelled {STORED}: the {scenario.name} scenario has no stored texts in this "
+                                 "store (the monitor's items, the conversation log); give a file instead")
+            texts = [TextExample(text) for text in stored]
+        else:
+            texts = read_texts(suite, self.distillation.unlabelled)
         if self.head.example_kind != "tokens":
             return texts
         return [TokenExample([t.text[a:b] for a, b in text_tokens(t.text)], line=t.line) for t in texts

@@ -46,6 +46,12 @@ class CustomerServiceScenario(ClassificationScenario):
     head_name = "sequence-classification"
     config_table = PLUGIN
 
+    def stored_texts(self, suite: Suite, limit: int) -> list[str]:
+        """Customers' messages from the conversation log."""
+        from plugins.customer_service.store import ConversationLog
+
+        return ConversationLog(suite.store).texts(limit)
+
     # -- train ---------------------------------------------------------------------------
     def train(self, suite: Suite, train: opt.TrainFile, eval: opt.EvalFile = None, train_extra: TrainExtra = None,
               format: opt.Format = None, text_column: opt.TextColumn = "text", label_column: opt.LabelColumn = "label",

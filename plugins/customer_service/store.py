@@ -129,6 +129,11 @@ class ConversationLog:
         with self.store.read() as s:
             return [dict(r) for r in s.execute(query).mappings()]
 
+    def texts(self, limit: int) -> list[str]:
+        """The newest customers' messages, each once (what a student can learn from)."""
+        with self.store.read() as s:
+            return list(dict.fromkeys(s.scalars(select(turns.c.text).order_by(turns.c.id.desc()).limit(limit))))
+
     def list_tickets(self, status: str | None = "open", limit: int = 50) -> list[dict[str, Any]]:
         query = select(tickets).order_by(tickets.c.id.desc()).limit(limit)
         if status:

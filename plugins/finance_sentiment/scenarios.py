@@ -42,6 +42,12 @@ class FinanceSentiment(ClassificationScenario):
     head_name = SentimentTopicHead.name
     config_table = PLUGIN
 
+    def stored_texts(self, suite: Suite, limit: int) -> list[str]:
+        """The finance monitor's stored news and comments."""
+        from plugins.finance_sentiment.store import FinanceStore
+
+        return FinanceStore(suite.store).texts(limit)
+
     def _examples(self, suite: Suite, source: str, *, text_column: str, label_column: str | None, topic_column: str,
                   label_map: Optional[str], fmt: Optional[str], encoding: str, on_error: Optional[str] = None,
                   error_report: Optional[Path] = None) -> list[TextExample]:

@@ -197,6 +197,13 @@ class FinanceStore:
             for row in s.execute(query.execution_options(yield_per=batch)).mappings():
                 yield dict(row)
 
+    def texts(self, limit: int) -> list[str]:
+        """The newest stored items' texts, repeats left out (what a student can learn from)."""
+        query = (select(items.c.text).where(items.c.duplicate_of.is_(None)).order_by(items.c.time.desc())
+                 .limit(limit))
+        with self.store.read() as s:
+            return list(dict.fromkeys(s.scalars(query)))
+
     def latest_time(self) -> datetime | None:
         with self.store.read() as s:
             return s.execute(select(func.max(items.c.time))).scalar()
