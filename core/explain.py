@@ -6,14 +6,25 @@ that word is left out (occlusion). Words, not sub-tokens: a CJK run counts each 
 word (Chinese has no spaces), punctuation is never a word, and stop words ("the", "at", "的")
 are never offered as a reason on their own. Scenarios pass their own scoring function, so the
 same code explains an intent, a sentiment or a recommendation.
+
+:class:`Explainer` explains a classifier's decisions by one of :data:`METHODS`: occlusion
+(one batched forward pass over the one-word-out variants) or integrated gradients on the
+input embeddings (Captum, ``steps`` interpolation points), sub-token attributions summed per
+word. Which one a model uses is measured (``suite evaluate --explanations``) and recorded with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from core.lexical import STOP_WORDS, Word, is_cjk, is_reason, words
+
+
+METHODS = ("occlusion", "integrated-gradients")
+DEFAULT_METHOD = "occlusion"
+IG_STEPS = 16  # interpolation points of integrated gradients (one batched pass each)
 
 
 def without(text: str, word: Word) -> str:
@@ -21,6 +32,21 @@ def without(text: str, word: Word) -> str:
     head, tail = text[: word.start].rstrip(), text[word.end :].lstrip()
     joiner = " " if head and tail and not (is_cjk(head[-1]) or is_cjk(tail[0])) else ""
     return head + joiner + tail
+
+
+def without_all(text: str, removed: Sequence[Word]) -> str:
+    """``text`` with every word of ``removed`` left out (last first, so spans stay valid)."""
+    for word in sorted(removed, key=lambda w: -w.start):
+        text = without(text, word)
+    return text
+
+
+def only(kept: Sequence[Word]) -> str:
+    """The text made of ``kept`` words alone, in their order (no spaces between CJK ones)."""
+    out = ""
+    for word in sorted(kept, key=lambda w: w.start):
+        out += ("" if not out or is_cjk(out[-1]) or is_cjk(word.text[0]) else " ") + word.text
+    return out
 
 
 def occlusion(text: str, score: Callable[[Sequence[str]], Sequence[float]], *, top_k: int = 5,
@@ -53,4 +79,87 @@ def ranked_words(candidates: Sequence[Word], drops: Sequence[float], top_k: int)
              "weight": round(float(drops[i]), 4)} for i in ranked if drops[i] > 0]
 
 
-__all__ = ["STOP_WORDS", "Word", "is_cjk", "is_reason", "occlusion", "occlusion_variants", "ranked_words", "without", "words"]
+class Explainer:
+    """Explains a :class:`core.predictor.Predictor`'s single-label decisions in words.
+
+    ``word_scores`` gives every candidate word (a possible reason) its score for a label;
+    ``explain`` ranks them into the explanation shape. ``method`` is one of :data:`METHODS`.
+    """
+
+    def __init__(self, predictor: Any, method: str = DEFAULT_METHOD, *, steps: int = IG_STEPS) -> None:
+        if method not in METHODS:
+            raise ValueError(f"unknown explanation method '{method}' (known: {', '.join(METHODS)})")
+        self.predictor = predictor
+        self.method = method
+        self.steps = steps
+
+    def probabilities(self, example: Any, texts: Sequence[str], label: str) -> list[float]:
+        """The probability of ``label`` for each text, read as ``example`` is (its extras)."""
+        if not texts:
+            return []
+        predictions = self.predictor.predict([replace(example, text=t, label=None) for t in texts])
+        return [p["scores"][label] for p in predictions]
+
+    def word_scores(self, example: Any, label: str, base: float | None = None) -> tuple[list[Word], list[float]]:
+        """The candidate words of ``example.text`` and how much each supports ``label``."""
+        if self.method == "integrated-gradients":
+            return self._integrated_gradients(example, label)
+        candidates, variants = occlusion_variants(example.text)
+        if not candidates:
+            return [], []
+        values = self.probabilities(example, ([example.text] if base is None else []) + variants, label)
+        reference = values.pop(0) if base is None else base
+        return candidates, [reference - v for v in values]
+
+    def explain(self, example: Any, top_k: int = 5) -> list[dict[str, Any]]:
+        """The ``top_k`` words that drove the predicted label, largest weight first."""
+        prediction = self.predictor.predict([replace(example, label=None)])[0]
+        label = prediction.get("label")
+        if label is None:  # multi-label and token heads explain differently (not yet)
+            return []
+        candidates, scores = self.word_scores(example, label, base=prediction["score"])
+        return ranked_words(candidates, scores, top_k)
+
+    def _integrated_gradients(self, example: Any, label: str) -> tuple[list[Word], list[float]]:
+        """Attributions of the label's probability to the input embeddings, from a baseline
+        where every word piece is padding, summed over each word's pieces."""
+        import torch
+        from captum.attr import LayerIntegratedGradients
+
+        text = example.text
+        candidates = [w for w in words(text) if is_reason(w.text)]
+        if len(words(text)) < 2 or not candidates:
+            return [], []
+        head, tokenizer = self.predictor.head, self.predictor.tokenizer
+        prompt = str(getattr(head, "prompt", "") or "")
+        encoded = tokenizer(prompt + text, truncation=True, max_length=self.predictor.max_length,
+                            return_offsets_mapping=True, return_tensors="pt")
+        offsets = encoded.pop("offset_mapping")[0].tolist()
+        model = self.predictor.float_model
+        device = next(model.parameters()).device
+        input_ids, mask = encoded["input_ids"].to(device), encoded["attention_mask"].to(device)
+        # Added tokens ([CLS], [SEP]) cover no text and stay; an [UNK] covers text and is attributed.
+        special = torch.tensor([end <= start for start, end in offsets], dtype=torch.bool, device=device)
+        baseline = torch.where(special[None], input_ids, torch.full_like(input_ids, tokenizer.pad_token_id or 0))
+        n_labels = len(head.labels)
+
+        def forward(ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+            return torch.softmax(model(input_ids=ids, attention_mask=attention)["logits"].float()[..., :n_labels], -1)
+
+        attributions = LayerIntegratedGradients(forward, model.get_input_embeddings()).attribute(
+            input_ids, baselines=baseline, target=head.labels.index(label), additional_forward_args=(mask,),
+            n_steps=self.steps, internal_batch_size=self.steps)
+        per_piece = attributions.sum(-1)[0].detach().float().tolist()
+        scores = [0.0] * len(candidates)
+        for (start, end), value in zip(offsets, per_piece):
+            start, end = start - len(prompt), end - len(prompt)
+            if end <= start or start < 0:
+                continue
+            for index, word in enumerate(candidates):
+                if word.start <= start < word.end:
+                    scores[index] += value
+                    break
+        return candidates, scores
+
+
+__all__ = ["DEFAULT_METHOD", "Explainer", "METHODS", "only", "without_all", "STOP_WORDS", "Word", "is_cjk", "is_reason", "occlusion", "occlusion_variants", "ranked_words", "without", "words"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core.explain import is_reason, occlusion, without, words
 from core.testing import check_explanation
 
@@ -42,3 +44,146 @@ def test_lexical_terms_give_chinese_characters_and_pairs_and_english_words() -> 
     assert terms("我的银行卡丢了") == ["我", "的", "银", "行", "卡", "丢", "了", "我的", "的银", "银行", "行卡", "卡丢", "丢了"]
     assert terms("Card LOST, 银行!") == ["card", "lost", "银", "行", "银行"]
     assert set(terms("银行卡丢失怎么办")) & set(terms("我的银行卡丢了")) >= {"银行", "行卡", "卡丢"}
+
+
+# --------------------------------------------------------------------------------------
+# Faithfulness (suite evaluate --explanations) and integrated gradients
+# --------------------------------------------------------------------------------------
+
+
+class KeywordClassifier:
+    """A hand-built model whose answer is known: 'declined' (or 拒) means 'bad' with
+    probability 0.99, anything else 'good' with 0.99."""
+
+    def predict(self, examples):
+        out = []
+        for ex in examples:
+            bad = 0.99 if ("declined" in ex.text.split() or "拒" in ex.text) else 0.01
+            out.append({"label": "bad" if bad > 0.5 else "good", "score": max(bad, 1 - bad),
+                        "scores": {"bad": bad, "good": 1 - bad}})
+        return out
+
+
+def test_faithfulness_of_a_model_that_keys_on_one_word() -> None:
+    """Occlusion finds the key word: removing it takes the whole probability away
+    (comprehensiveness ~1 at k=1), the word alone keeps it (sufficiency ~0); random words
+    do far worse; a text without the key word has nothing to remove (~0)."""
+    from core.data.types import TextExample
+    from core.evaluation.faithfulness import faithfulness
+
+    texts = ["the shop said my card was declined at the till", "payment declined twice this morning again",
+             "银行卡被拒了怎么办呢"]
+    report = faithfulness(KeywordClassifier(), [TextExample(t) for t in texts], methods=["occlusion"])
+    occluded, random_words = report["methods"]["occlusion"], report["methods"]["random"]
+    assert report["texts"] == 3
+    assert occluded["comprehensiveness"]["1"] == pytest.approx(0.98, abs=1e-6)
+    assert occluded["sufficiency"]["1"] == pytest.approx(0.0, abs=1e-6)
+    assert random_words["comprehensiveness"]["1"] < 0.5 * occluded["comprehensiveness"]["1"]
+    assert report["chosen"] == "occlusion" and occluded["ms_per_explanation"] >= 0
+
+    calm = faithfulness(KeywordClassifier(), [TextExample("the card works well at every till")], methods=["occlusion"])
+    assert calm["methods"]["occlusion"]["comprehensiveness"]["20%"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_faster_method_within_the_margin_is_chosen() -> None:
+    from core.evaluation.faithfulness import MARGIN, choose
+
+    def method(comprehensiveness: float, ms: float) -> dict:
+        return {"comprehensiveness": {"20%": comprehensiveness}, "ms_per_explanation": ms}
+
+    close = {"methods": {"occlusion": method(0.60, 30.0), "integrated-gradients": method(0.60 + MARGIN / 2, 90.0),
+                         "random": method(0.1, 0.0)}}
+    assert choose(close) == "occlusion"
+    far = {"methods": {"occlusion": method(0.40, 30.0), "integrated-gradients": method(0.40 + 2 * MARGIN, 90.0)}}
+    assert choose(far) == "integrated-gradients"
+
+
+@pytest.fixture(scope="module")
+def keyword_predictor(tiny_model):
+    """A tiny classifier trained until it keys on 'declined' / 拒."""
+    from core.data.types import TextExample
+    from core.heads.classification import SequenceClassificationHead
+    from core.predictor import Predictor
+    from core.training.config import TrainConfig
+    from core.training.engine import fine_tune
+    import tempfile
+    from pathlib import Path
+
+    bad = ["my card was declined", "declined again today", "payment declined at the till", "银行卡被拒", "付款被拒了"]
+    good = ["my card works", "paid at the till today", "payment went through", "银行卡好用", "付款成功了"]
+    data = [TextExample(t, "bad") for t in bad] * 4 + [TextExample(t, "good") for t in good] * 4
+    head = SequenceClassificationHead(["bad", "good"])
+    config = TrainConfig(epochs=8, batch_size=8, learning_rate=2e-3, early_stopping_patience=0, baseline=False,
+                         freeze_embeddings=False)
+    with tempfile.TemporaryDirectory() as scratch:
+        outcome = fine_tune(head, str(tiny_model), data, data, config, Path(scratch), progress=False)
+    return Predictor(head, outcome.model, outcome.tokenizer, precision="fp32")
+
+
+def test_integrated_gradients_sums_pieces_into_words_and_cjk_characters(keyword_predictor) -> None:
+    from core.data.types import TextExample
+    from core.explain import Explainer
+
+    explainer = Explainer(keyword_predictor, "integrated-gradients")
+    text = "unbelievably my card was declined"  # 'unbelievably' is several word pieces
+    pieces = keyword_predictor.tokenizer.tokenize("unbelievably")
+    assert len(pieces) > 1
+    candidates, scores = explainer.word_scores(TextExample(text), "bad")
+    assert [w.text for w in candidates] == ["unbelievably", "card", "declined"]  # whole words, no stop words
+    assert all(text[w.start:w.end] == w.text for w in candidates) and len(scores) == 3
+    assert max(range(3), key=lambda i: scores[i]) == 2  # the key word carries the most
+    explanation = keyword_predictor.explain(TextExample(text), method="integrated-gradients")
+    check_explanation(text, explanation)
+    assert explanation[0]["word"] == "declined"
+
+    chinese = "我的银行卡被拒了"
+    candidates, scores = explainer.word_scores(TextExample(chinese), "bad")
+    assert [w.text for w in candidates] == ["银", "行", "卡", "拒"]  # a word per character; 我, 的, 被, 了 are stop words
+    # one score per character, each from its own piece (this English vocabulary reads most of
+    # these characters as [UNK], so which one wins says nothing here)
+    assert len(scores) == 4 and len(set(scores)) == 4
+
+
+def test_occlusion_and_integrated_gradients_are_measured_side_by_side(keyword_predictor) -> None:
+    from core.data.types import TextExample
+    from core.evaluation.faithfulness import faithfulness
+
+    texts = ["my card was declined again", "payment declined at the till", "the payment went through today"]
+    report = faithfulness(keyword_predictor, [TextExample(t) for t in texts])
+    assert set(report["methods"]) == {"occlusion", "integrated-gradients", "random"}
+    for name in ("occlusion", "integrated-gradients"):
+        assert report["methods"][name]["comprehensiveness"]["1"] >= report["methods"]["random"]["comprehensiveness"]["1"]
+    assert report["chosen"] in ("occlusion", "integrated-gradients")
+
+
+def test_evaluate_measures_explanations_and_records_the_method(builtin_pm, tiny_model, tmp_path) -> None:
+    """suite evaluate --explanations: the faithfulness table in the text report and in
+    report.json, and the chosen method written beside the model for --explain to use."""
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from core.cli.app import build_app
+
+    rows = [("my card was declined", "bad"), ("payment declined again", "bad"), ("refund never came back", "bad"),
+            ("my card works fine", "good"), ("payment went through quickly", "good"), ("refund arrived today", "good")]
+    data = tmp_path / "data.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in rows * 3), encoding="utf-8")
+    app = build_app(builtin_pm)
+    trained = CliRunner().invoke(app, ["train", "text-classification", "--train", str(data), "--eval", str(data),
+                                       "--model", str(tiny_model), "--epochs", "2", "--lr", "1e-3", "--no-baseline",
+                                       "--json"])
+    assert trained.exit_code == 0, trained.output
+    folder = Path(json.loads(trained.stdout)["path"])
+    result = CliRunner().invoke(app, ["evaluate", "text-classification", "--data", str(data), "--explanations",
+                                      "--explain-sample", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    measured = json.loads(result.stdout)["metrics"]["explanations"]
+    assert measured["texts"] == 4 and measured["ks"] == ["1", "3", "5", "20%"]
+    assert set(measured["methods"]) == {"occlusion", "integrated-gradients", "random"}
+    state = json.loads((folder / "suite_head.json").read_text())
+    assert state["explanation"]["method"] == measured["chosen"]
+    text = CliRunner().invoke(app, ["evaluate", "text-classification", "--data", str(data), "--explanations",
+                                    "--explain-sample", "2"])
+    assert "comprehensiveness" in text.stdout and "explanation method recorded with the model" in text.stdout

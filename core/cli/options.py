@@ -38,6 +38,11 @@ ModelOption = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 ExplainFlag = Annotated[bool, typer.Option(
     "--explain", help="Add the words that drove each decision: [{word, start, end, weight}].")]
+ExplanationsFlag = Annotated[bool, typer.Option(
+    "--explanations", help="Also measure how faithful each explanation method is (comprehensiveness, sufficiency, "
+    "time) on a sample, and record the method chosen with the model.")]
+ExplainSample = Annotated[int, typer.Option(
+    "--explain-sample", min=1, help="--explanations: texts measured (a seeded random sample of --data).")]
 
 
 def column_mapping(

@@ -246,6 +246,20 @@ class ClassificationScenario(Scenario):
                 return run.id
         return None
 
+    def explanation_report(self, predictor: Predictor, examples: list[Any], sample: int) -> dict[str, Any]:
+        """``--explanations``: faithfulness of each method on a seeded sample of ``examples``;
+        the method chosen is recorded with the model, so ``--explain`` uses it from then on."""
+        import random
+
+        from core.evaluation.faithfulness import faithfulness
+        from core.predictor import record_with_model
+
+        picked = random.Random(13).sample(list(examples), min(sample, len(examples)))
+        report = faithfulness(predictor, picked)
+        if predictor.folder is not None:
+            record_with_model(predictor.folder, "explanation", {"method": report["chosen"], "measured_on": report["texts"]})
+        return report
+
     def record_evaluation(self, suite: Suite, model: str | None, data: str, examples: int,
                           metrics: dict[str, Any], labels: list[str] | None) -> dict[str, Any]:
         """Store the evaluation as a run and write its report files beside the run's other files."""
@@ -310,7 +324,8 @@ class TextClassification(ClassificationScenario):
     def evaluate(self, suite: Suite, data: opt.DataFile, model: opt.ModelOption = None, format: opt.Format = None,
                  text_column: opt.TextColumn = "text", text_pair_column: opt.TextPairColumn = None,
                  label_column: opt.LabelColumn = "label", label_map: opt.LabelMap = None,
-                 encoding: opt.Encoding = "utf-8") -> dict[str, Any]:
+                 encoding: opt.Encoding = "utf-8", explanations: opt.ExplanationsFlag = False,
+                 explain_sample: opt.ExplainSample = 100) -> dict[str, Any]:
         """Accuracy, macro F1, per-class scores, confusion matrix and calibration on labelled data."""
         predictor = self.predictor(suite, model)
         labels = predictor.head.labels
@@ -322,6 +337,8 @@ class TextClassification(ClassificationScenario):
             [index[ex.label] for ex in examples], [index[p["label"]] for p in predictions], labels,
             confidences=[p["score"] for p in predictions],
         )
+        if explanations:
+            report["explanations"] = self.explanation_report(predictor, examples, explain_sample)
         return self.record_evaluation(suite, model, data, len(examples), report, labels)
 
     def predict(self, suite: Suite, texts: Texts = None, input: opt.InputFile = None, model: opt.ModelOption = None,

@@ -73,6 +73,23 @@ def render_text(report: dict[str, Any]) -> str:
             lines.append(f"{label:>24} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} {row['support']:>7}")
     if "token_report" in metrics:
         lines.append(metrics["token_report"])
+    if "explanations" in metrics:
+        lines += render_faithfulness(metrics["explanations"])
     for name, path in report.get("files", {}).items():
         lines.append(f"{name}: {path}")
     return "\n".join(lines)
+
+
+def render_faithfulness(report: dict[str, Any]) -> list[str]:
+    """The ``--explanations`` table: per method, comprehensiveness and sufficiency at each k."""
+    ks = report["ks"]
+    lines = [f"explanations, measured on {report['texts']} texts: comprehensiveness (probability lost without the "
+             "top-k words; higher is better) | sufficiency (lost with those words alone; lower is better)",
+             f"{'method':>22} " + " ".join(f"{'c@' + k:>7}" for k in ks) + " | " + " ".join(f"{'s@' + k:>7}" for k in ks)
+             + f" {'ms':>7}"]
+    for name, measured in report["methods"].items():
+        ms = measured.get("ms_per_explanation")
+        lines.append(f"{name:>22} " + " ".join(f"{measured['comprehensiveness'][k]:>7.3f}" for k in ks) + " | "
+                     + " ".join(f"{measured['sufficiency'][k]:>7.3f}" for k in ks) + f" {'' if ms is None else ms:>7}")
+    lines.append(f"explanation method recorded with the model: {report['chosen']}")
+    return lines

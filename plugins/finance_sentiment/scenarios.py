@@ -96,7 +96,8 @@ class FinanceSentiment(ClassificationScenario):
 
     def evaluate(self, suite: Suite, data: opt.DataFile, model: opt.ModelOption = None, format: opt.Format = None,
                  text_column: opt.TextColumn = "text", label_column: opt.LabelColumn = "label", topic_column: TopicColumn = "topic",
-                 label_map: opt.LabelMap = None, encoding: opt.Encoding = "utf-8") -> dict[str, Any]:
+                 label_map: opt.LabelMap = None, encoding: opt.Encoding = "utf-8",
+                 explanations: opt.ExplanationsFlag = False, explain_sample: opt.ExplainSample = 100) -> dict[str, Any]:
         """Sentiment accuracy, macro F1, per-class scores, confusion matrix; topic accuracy where labelled."""
         predictor = self.predictor(suite, model)
         examples = self._examples(suite, data, text_column=text_column, label_column=label_column, topic_column=topic_column,
@@ -110,6 +111,8 @@ class FinanceSentiment(ClassificationScenario):
         if topical:
             report["topic_accuracy"] = sum(gold == guess for gold, guess in topical) / len(topical)
             report["topic_examples"] = len(topical)
+        if explanations:
+            report["explanations"] = self.explanation_report(predictor, examples, explain_sample)
         return self.record_evaluation(suite, model, data, len(examples), report, labels)
 
     def predict(self, suite: Suite, texts: Texts = None, input: opt.InputFile = None, model: opt.ModelOption = None,

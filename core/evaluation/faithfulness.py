@@ -1,0 +1,87 @@
+"""Whether an explanation's words really drove the decision (ERASER's faithfulness measures).
+
+For each text the model's predicted label and its probability ``p``; each method ranks the
+text's candidate words (:class:`core.explain.Explainer`); then, for the top ``k`` words:
+
+- **comprehensiveness**: ``p - p(text without them)``: high when the words were needed;
+- **sufficiency**: ``p - p(those words alone)``: low when they are enough on their own;
+
+for k = 1, 3, 5 and 20% of the words, against ``k`` words drawn at random (the baseline a
+method must beat), with the time one explanation takes. The method used by default is the
+fastest whose comprehensiveness at 20% is within :data:`MARGIN` of the most faithful one's.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from core.explain import METHODS, Explainer, only, without_all
+
+KS: tuple[int | float, ...] = (1, 3, 5, 0.2)
+MARGIN = 0.05  # comprehensiveness (probability) a faster method may lose and still be chosen
+CHOICE_K = "20%"
+
+
+def k_name(k: int | float) -> str:
+    return f"{round(k * 100)}%" if isinstance(k, float) else str(k)
+
+
+def k_words(k: int | float, n: int) -> int:
+    return min(n, max(1, round(k * n)) if isinstance(k, float) else k)
+
+
+def faithfulness(predictor: Any, examples: Sequence[Any], methods: Sequence[str] = METHODS,
+                 ks: Sequence[int | float] = KS, seed: int = 13) -> dict[str, Any]:
+    """The measures above for ``methods`` and the random baseline, averaged over the examples
+    that have at least two candidate words; and the method chosen by :func:`choose`."""
+    rng = random.Random(seed)
+    explainers = {method: Explainer(predictor, method) for method in methods}
+    first = predictor.predict([replace(ex, label=None) for ex in examples])
+    sums: dict[str, dict[str, dict[str, float]]] = {
+        name: {"comprehensiveness": {k_name(k): 0.0 for k in ks}, "sufficiency": {k_name(k): 0.0 for k in ks}}
+        for name in [*methods, "random"]}
+    seconds = {method: 0.0 for method in methods}
+    counted = 0
+    for example, prediction in zip(examples, first):
+        label, p = prediction.get("label"), prediction.get("score")
+        if label is None:
+            continue
+        rankings = {}
+        for method, explainer in explainers.items():
+            started = time.perf_counter()
+            candidates, scores = explainer.word_scores(example, label, base=p)
+            seconds[method] += time.perf_counter() - started
+            rankings[method] = [candidates[i] for i in sorted(range(len(candidates)), key=lambda i: -scores[i])]
+        candidates = next(iter(rankings.values()))
+        if len(candidates) < 2:
+            continue
+        counted += 1
+        rankings["random"] = rng.sample(candidates, len(candidates))
+        variants, slots = [], []
+        for name, ranked in rankings.items():
+            for k in ks:
+                top = ranked[: k_words(k, len(ranked))]
+                variants += [without_all(example.text, top), only(top)]
+                slots += [(name, "comprehensiveness", k_name(k)), (name, "sufficiency", k_name(k))]
+        for (name, measure, k), value in zip(slots, explainers[methods[0]].probabilities(example, variants, label)):
+            sums[name][measure][k] += p - value
+    report: dict[str, Any] = {"texts": counted, "ks": [k_name(k) for k in ks], "methods": {}}
+    for name, measures in sums.items():
+        report["methods"][name] = {measure: {k: round(v / max(counted, 1), 4) for k, v in values.items()}
+                                   for measure, values in measures.items()}
+        if name in seconds:
+            report["methods"][name]["ms_per_explanation"] = round(1000 * seconds[name] / max(len(examples), 1), 1)
+    report["chosen"] = choose(report)
+    return report
+
+
+def choose(report: dict[str, Any]) -> str:
+    """The fastest method within :data:`MARGIN` of the best comprehensiveness at 20%."""
+    measured = {name: m for name, m in report["methods"].items() if name != "random"}
+    best = max(m["comprehensiveness"].get(CHOICE_K, 0.0) for m in measured.values())
+    close = [name for name, m in measured.items() if m["comprehensiveness"].get(CHOICE_K, 0.0) >= best - MARGIN]
+    return min(close, key=lambda name: measured[name]["ms_per_explanation"])
