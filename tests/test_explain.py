@@ -187,3 +187,19 @@ def test_evaluate_measures_explanations_and_records_the_method(builtin_pm, tiny_
     text = CliRunner().invoke(app, ["evaluate", "text-classification", "--data", str(data), "--explanations",
                                     "--explain-sample", "2"])
     assert "comprehensiveness" in text.stdout and "explanation method recorded with the model" in text.stdout
+
+
+def test_the_global_view_finds_class_words_confusions_and_a_shortcut() -> None:
+    """With the keyword model: 'declined' drives 'bad', is a shortcut (alone it is 'bad' on
+    every text it leads), and a text labelled 'good' that says declined is a confusion."""
+    from core.data.types import TextExample
+    from core.evaluation.global_view import global_view
+
+    texts = [f"card declined at shop {n}" for n in ("alpha", "beta", "gamma", "delta", "omega")]
+    examples = [TextExample(t, "bad") for t in texts] + [TextExample("refund declined but then approved", "good"),
+                                                         TextExample("lovely friendly staff", "good")]
+    view = global_view(KeywordClassifier(), examples, "occlusion")
+    assert view["classes"]["bad"][0]["word"] == "declined" and view["classes"]["bad"][0]["texts"] == 6
+    assert view["classes"]["bad"][0]["examples"] == texts[:2]
+    assert view["confusions"] == [{"true": "good", "predicted": "bad", "count": 1, "words": ["declined"]}]
+    assert view["shortcuts"] == [{"word": "declined", "label": "bad", "texts": 6, "probability_alone": 0.99}]

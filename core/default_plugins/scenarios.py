@@ -247,15 +247,18 @@ class ClassificationScenario(Scenario):
         return None
 
     def explanation_report(self, predictor: Predictor, examples: list[Any], sample: int) -> dict[str, Any]:
-        """``--explanations``: faithfulness of each method on a seeded sample of ``examples``;
-        the method chosen is recorded with the model, so ``--explain`` uses it from then on."""
+        """``--explanations``: faithfulness of each method on a seeded sample of ``examples``,
+        and the global view (words per class, confusions, shortcut words) by the method chosen,
+        which is recorded with the model, so ``--explain`` uses it from then on."""
         import random
 
         from core.evaluation.faithfulness import faithfulness
+        from core.evaluation.global_view import global_view
         from core.predictor import record_with_model
 
         picked = random.Random(13).sample(list(examples), min(sample, len(examples)))
         report = faithfulness(predictor, picked)
+        report["global"] = global_view(predictor, picked, report["chosen"])
         if predictor.folder is not None:
             record_with_model(predictor.folder, "explanation", {"method": report["chosen"], "measured_on": report["texts"]})
         return report

@@ -92,4 +92,15 @@ def render_faithfulness(report: dict[str, Any]) -> list[str]:
         lines.append(f"{name:>22} " + " ".join(f"{measured['comprehensiveness'][k]:>7.3f}" for k in ks) + " | "
                      + " ".join(f"{measured['sufficiency'][k]:>7.3f}" for k in ks) + f" {'' if ms is None else ms:>7}")
     lines.append(f"explanation method recorded with the model: {report['chosen']}")
+    view = report.get("global")
+    if view:
+        lines.append(f"words that drive each predicted class ({view['method']}, texts counted):")
+        for label, found in view["classes"].items():
+            lines.append(f"{label:>24}: " + ", ".join(f"{w['word']} ({w['texts']})" for w in found[:6]))
+        for confusion in view["confusions"][:5]:
+            lines.append(f"confused: {confusion['true']} -> {confusion['predicted']} x{confusion['count']}, by: "
+                         + ", ".join(confusion["words"][:5]))
+        for shortcut in view["shortcuts"]:
+            lines.append(f"shortcut word: '{shortcut['word']}' alone is {shortcut['label']} "
+                         f"(p={shortcut['probability_alone']:.2f}), the top reason on {shortcut['texts']} texts")
     return lines
