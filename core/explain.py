@@ -120,6 +120,27 @@ class Explainer:
         candidates, scores = self.word_scores(example, label, base=prediction["score"])
         return ranked_words(candidates, scores, top_k)
 
+    def explain_many(self, examples: Sequence[Any], predictions: Sequence[dict[str, Any]] | None = None,
+                     top_k: int = 5) -> list[list[dict[str, Any]]]:
+        """One explanation per example. Occlusion scores every text's variants together, so
+        a batch of texts costs a few large forward batches, not one small one per text;
+        ``predictions`` (the texts' own, when the caller has them) saves a pass."""
+        if predictions is None:
+            predictions = self.predictor.predict([replace(ex, label=None) for ex in examples])
+        if self.method != "occlusion":
+            return [[] if p.get("label") is None else
+                    ranked_words(*self.word_scores(ex, p["label"], base=p["score"]), top_k)
+                    for ex, p in zip(examples, predictions)]
+        planned = [occlusion_variants(ex.text) if p.get("label") is not None else ([], [])
+                   for ex, p in zip(examples, predictions)]
+        batch = [replace(ex, text=t, label=None) for ex, (_, variants) in zip(examples, planned) for t in variants]
+        scored = iter(self.predictor.predict(batch))
+        out = []
+        for prediction, (candidates, variants) in zip(predictions, planned):
+            values = [next(scored)["scores"][prediction["label"]] for _ in variants]
+            out.append(ranked_words(candidates, [prediction["score"] - v for v in values], top_k) if candidates else [])
+        return out
+
     def _integrated_gradients(self, example: Any, label: str) -> tuple[list[Word], list[float]]:
         """Attributions of the label's probability to the input embeddings, from a baseline
         where every word piece is padding, summed over each word's pieces."""

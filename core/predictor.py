@@ -157,6 +157,13 @@ class Predictor:
 
         return Explainer(self, method or self.explain_method).explain(example, top_k=top_k)
 
+    def explain_many(self, examples: Sequence[Any], predictions: Sequence[dict[str, Any]] | None = None,
+                     top_k: int = 5) -> list[list[dict[str, Any]]]:
+        """:meth:`explain` for many examples at once (occlusion batches all their variants)."""
+        from core.explain import Explainer
+
+        return Explainer(self, self.explain_method).explain_many(examples, predictions, top_k=top_k)
+
     def predict(self, examples: Sequence[Any]) -> list[dict[str, Any]]:
         outputs, rows = self.logits(examples)
         if outputs and all(np.shape(o) == np.shape(outputs[0]) for o in outputs):

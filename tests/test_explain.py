@@ -203,3 +203,13 @@ def test_the_global_view_finds_class_words_confusions_and_a_shortcut() -> None:
     assert view["classes"]["bad"][0]["examples"] == texts[:2]
     assert view["confusions"] == [{"true": "good", "predicted": "bad", "count": 1, "words": ["declined"]}]
     assert view["shortcuts"] == [{"word": "declined", "label": "bad", "texts": 6, "probability_alone": 0.99}]
+
+
+def test_explaining_many_texts_at_once_gives_each_its_own_explanation() -> None:
+    from core.data.types import TextExample
+    from core.explain import Explainer
+
+    explainer = Explainer(KeywordClassifier(), "occlusion")
+    examples = [TextExample(t) for t in ("my card was declined at the till", "all good here thanks", "declined", "银行卡被拒了")]
+    assert explainer.explain_many(examples) == [explainer.explain(ex) for ex in examples]
+    assert explainer.explain_many(examples)[0] == [{"word": "declined", "start": 12, "end": 20, "weight": 0.98}]

@@ -362,8 +362,8 @@ class TextClassification(ClassificationScenario):
         predictor = self.predictor(suite, model, precision)
         predictions = predictor.predict(examples)
         if explain:
-            for ex, p in zip(examples, predictions):
-                p["explanation"] = predictor.explain(ex)
+            for p, explanation in zip(predictions, predictor.explain_many(examples, predictions)):
+                p["explanation"] = explanation
         if not verbose_scores:
             for p in predictions:
                 p.pop("scores", None)

@@ -132,11 +132,13 @@ class FinanceSentiment(ClassificationScenario):
         predictor = self.predictor(suite, model)
         watchlist = Watchlist(monitor_config(suite).watchlist)
         out = []
-        for text, ex, p in zip(raw, examples, predictor.predict(examples)):
+        predictions = predictor.predict(examples)
+        explained = predictor.explain_many(examples, predictions) if explain else [None] * len(examples)
+        for text, p, explanation in zip(raw, predictions, explained):
             row = {"text": text, "sentiment": p["label"], "label": p["label"], "score": round(p["score"], 4), "topic": p.get("topic"),
                    "topic_score": round(p.get("topic_score", 0.0), 4), "entities": watchlist.find(text)}
             if explain:
-                row["explanation"] = predictor.explain(ex)
+                row["explanation"] = explanation
             out.append(row)
         return {"predictions": out}
 
