@@ -366,8 +366,8 @@ class Monitor:
         return AlertEvent(alert, name, tuple(self.sinks), payload)
 
     def _explained(self, item: dict[str, Any]) -> dict[str, Any]:
-        words = self.scorer.explain(TextExample(normalise(item["text"])), top_k=5)
-        return item | {"words": [w["word"] for w in words if w["weight"] > 0]}
+        words = [w for w in self.scorer.explain(TextExample(normalise(item["text"])), top_k=5) if w["weight"] > 0]
+        return item | {"words": [w["word"] for w in words], "explanation": words}
 
     def deliver_pending(self, final: bool = False) -> None:
         """Try each pending delivery whose backoff has passed; failures stay pending."""

@@ -323,16 +323,26 @@ def _strip_punctuation(token: str) -> str:
 def highlight_terms(words: Iterable[Any]) -> list[str]:
     """The explainer's tokens worth highlighting: stripped of punctuation, with at least one
     letter, never a stop word (nor a single Latin letter); longest first."""
-    terms: dict[str, str] = {}
+    return list(term_weights(words))
+
+
+def term_weights(words: Iterable[Any]) -> dict[str, float]:
+    """:func:`highlight_terms` with each term's weight relative to the strongest (0-1]: words
+    are strings (weight 1) or explanation entries ``{"word", "weight", ...}``."""
+    terms: dict[str, tuple[str, float]] = {}
     for word in words or []:
-        term = _strip_punctuation(str(word).strip())
+        text, weight = (word.get("word", ""), float(word.get("weight") or 0.0)) if isinstance(word, Mapping) else (word, 1.0)
+        term = _strip_punctuation(str(text).strip())
         folded = term.casefold()
         if not term or not is_reason(term) or not any(ch.isalpha() for ch in term):
             continue
         if len(term) < 2 and not _CJK.search(term):
             continue
-        terms.setdefault(folded, term)
-    return sorted(terms.values(), key=lambda t: (-len(t), t.casefold()))
+        if folded not in terms or weight > terms[folded][1]:
+            terms[folded] = (terms.get(folded, (term, 0.0))[0], weight)
+    top = max((w for _, w in terms.values()), default=0.0) or 1.0
+    ranked = sorted(terms.values(), key=lambda tw: (-len(tw[0]), tw[0].casefold()))
+    return {term: max(weight, 0.0) / top for term, weight in ranked}
 
 
 _NOT_LATIN_WORD = rf"[^\W{CJK}]"  # a word character that is not CJK
@@ -342,16 +352,21 @@ _LATIN_TAIL = rf"[^\W\d_{CJK}]*"  # letters that continue a word (inflections), 
 def _highlight(text: str, words: Iterable[Any]) -> str:
     """``text`` HTML-escaped, with each driving word (and its inflections) in ``<mark>``: a
     Latin word at a word start, a CJK word wherever it occurs (CJK has no spaces)."""
-    terms = highlight_terms(words)
+    weights = term_weights(words)
+    terms = list(weights)
     if not terms:
         return _e(text)
+    by_folded = {t.casefold(): w for t, w in weights.items()}
     alternatives = [re.escape(t) if _CJK.search(t) else rf"(?<!{_NOT_LATIN_WORD}){re.escape(t)}{_LATIN_TAIL}"
                     for t in terms]
     pattern = re.compile("|".join(alternatives), re.IGNORECASE)
     out, last = [], 0
     for match in pattern.finditer(text):
         out.append(_e(text[last : match.start()]))
-        out.append(f"<mark>{_e(match.group(0))}</mark>")
+        found = match.group(0).casefold()
+        weight = next((w for t, w in by_folded.items() if found.startswith(t)), 1.0)
+        # colour intensity is the word's weight against the text's strongest reason
+        out.append(f'<mark style="--w:{weight:.2f}" title="weight {weight:.2f} of the strongest">{_e(match.group(0))}</mark>')
         last = match.end()
     out.append(_e(text[last:]))
     return "".join(out)
@@ -652,7 +667,7 @@ def _evidence_row(group: list[int], alerts: list[Mapping[str, Any]]) -> str:
                 items.append(item)
                 ident = str(item.get("id") or "")
                 if ident:
-                    words.setdefault(ident, []).extend(item.get("words") or [])
+                    words.setdefault(ident, []).extend(item.get("explanation") or item.get("words") or [])
 
     severity_cell = f'<span class="sev sev-{_slug(severity)}">{_e(severity)}</span>'
     severity_cell += f'<div class="muted">{_e(", ".join(statuses) or "–")}'
@@ -686,7 +701,7 @@ def _items_html(items: list[Mapping[str, Any]], words: Mapping[str, list[Any]]) 
         score = _num(item.get("score"))
         score_text = "–" if score is None else f"{score:.2f}"
         text = str(item.get("text") or "")
-        driving = words.get(str(item.get("id") or "")) or item.get("words") or []
+        driving = words.get(str(item.get("id") or "")) or item.get("explanation") or item.get("words") or []
         more = ""
         if len(members) > 1:
             others = ", ".join(str(m.get("id") or _time_text(m.get("time"))) for m in members[1:])
@@ -772,7 +787,7 @@ ol.items{margin:0;padding-left:18px}
 ol.items li{margin-bottom:6px}
 .score{display:inline-block;min-width:36px;font-weight:600;color:#b42318}
 .dup{display:inline-block;font-size:12px;font-weight:700;color:#52606d;background:#eef0f3;border-radius:8px;padding:0 6px}
-mark{background:#fde68a;color:inherit;padding:0 1px;border-radius:2px}
+mark{background:rgba(250,204,21,calc(.25 + .6 * var(--w,1)));color:inherit;padding:0 1px;border-radius:2px}
 .foot{margin-top:24px;font-size:12px;color:#7b8794}
 @media (max-width:600px){
 .page{padding:12px 10px 24px}
