@@ -315,6 +315,15 @@ def test_feedback_round_trip_exports_the_correction_and_retraining_adds_the_inte
     assert [r["route"] for r in rows][0] == "template" and rows[2]["route"] == "escalation"
     assert {"reply", "route", "intent", "confidence", "session_id", "turn_id", "why"} <= set(rows[0])
     assert len({r["session_id"] for r in rows}) == 1
+    from core.app import Suite
+    from core.settings import Settings
+    from plugins.customer_service.store import ConversationLog
+
+    suite = Suite.create(Settings())  # the log keeps the words behind each decision
+    logged = [ConversationLog(suite.store).turn(r["turn_id"]) for r in rows]
+    suite.close()
+    assert all(isinstance(turn["explanation"], list) for turn in logged)
+    check_explanation(TEMPLATE, logged[0]["explanation"])
 
     fed = invoke("cs", "feedback", str(rows[1]["turn_id"]), "--intent", "mortgage")
     assert fed.exit_code == 0, fed.output

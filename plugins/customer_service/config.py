@@ -63,6 +63,9 @@ class ServiceConfig(BaseModel):
     detect_language: bool = Field(True, description=(
         "Without a requested language, answer a message written mostly in CJK characters in its "
         "language (zh, ja, ko) when the answer book has it."))
+    log_explanations: bool = Field(True, description=(
+        "Keep the words behind each intent decision in the conversation log (one batched forward "
+        "pass per reply; false saves it)."))
     extra_repeat: int = Field(3, ge=1, le=100, description="Times each --train-extra example is repeated in training.")
     max_text_bytes: int = Field(MAX_TEXT_BYTES, ge=1)
 

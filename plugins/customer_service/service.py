@@ -146,7 +146,8 @@ class CustomerService:
             shared = vectors is not None and self.retriever is not None and self.intents.encoder is self.retriever.encoder
             plan = self.plan(text, decision, vectors[0] if shared else None, detected)
             latency = (time.perf_counter() - started) * 1000
-            words = self.intents.explain_words(text, decision.intent) if explain else None
+            logged_words = self.log is not None and self.config.log_explanations
+            words = self.intents.explain_words(text, decision.intent) if explain or logged_words else None
         language = self._language(plan, language, detected)
         values = {"intent": decision.intent, "session_id": session, **(slots or {})}
 
@@ -156,7 +157,7 @@ class CustomerService:
         turn = {"text": text, "route": plan.route, "intent": decision.intent, "confidence": decision.confidence,
                 "confident": decision.accepted, "reason": plan.why, "latency_ms": latency, "language": language,
                 "kb_ref": plan.hit.entry.ref if plan.hit else None, "similarity": plan.hit.similarity if plan.hit else None,
-                "model": str(self.intents.folder)}
+                "model": str(self.intents.folder), "explanation": words}
         turn_id = ticket_id = None
         if self.log is not None:
             logged = self.log.record(session, channel, turn, ticket_reason=plan.ticket_reason, reply=render)
@@ -165,7 +166,7 @@ class CustomerService:
             answer = render(None)
         match = plan.hit.as_dict() if plan.hit else None
         return Reply(answer, plan.route, decision.intent, decision.confidence, plan.why, session, turn_id, ticket_id,
-                     match, latency, language, words)
+                     match, latency, language, words if explain else None)
 
     def _language(self, plan: Plan, asked: str | None, detected: Detection) -> str:
         """The reply's language (see the module docstring); a detected language, and any answer

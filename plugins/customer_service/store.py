@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Float, ForeignKey, Integer, MetaData, String, Table, Text, func, insert, select, update
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Integer, MetaData, String, Table, Text, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core import UnknownNameError, UsageError
@@ -47,6 +47,7 @@ turns = Table(
     Column("latency_ms", Float, nullable=False),
     Column("language", String(20)),
     Column("model", String(500)),
+    Column("explanation", JSON),  # the words behind the intent decision, when logged
 )  # fmt: skip
 feedback = Table(
     "cs_feedback", metadata,
