@@ -131,7 +131,12 @@ class ClassificationScenario(Scenario):
         name = name or self.name
         rank, world = distributed_rank()
         if rank > 0:  # DDP: the other processes train alongside rank 0, which alone records
-            fine_tune(head, str(encoder.path), train_examples, eval_examples, config, ddp_checkpoints(suite, name), resume=resume)
+            start, examples, soft_targets = str(encoder.path), train_examples, None
+            if teacher is not None:  # each process labels the same data the same way
+                start, examples, soft_targets = teacher.prepare(suite, self, head, train_examples, start,
+                                                                ddp_checkpoints(suite, name) / f"rank-{rank}")
+            fine_tune(head, start, examples, eval_examples, config, ddp_checkpoints(suite, name), resume=resume,
+                      soft_targets=soft_targets)
             return {"model": name, "rank": rank}
         run_id = self._resumable_run(suite, name) if resume else None
         if run_id is None:
