@@ -323,6 +323,16 @@ def test_train_evaluate_predict_chinese_bmes(builtin_pm, tiny_model: Path, tmp_p
     assert first["text"] == "王小明在北京大学读书。"
     assert all(first["text"][e["start"]:e["end"]] == e["text"] for e in first["entities"])
 
+    explained = run(builtin_pm, "predict", "token-classification", "--input", source, "--model", "zh-ner", "--explain",
+                    "--json")
+    assert explained.exit_code == 0, explained.output
+    rows = json.loads(explained.stdout)["predictions"]
+    found = [(row["text"], e) for row in rows for e in row["entities"]]
+    assert found and all("explanation" in e for _, e in found)
+    for text, entity in found:  # the shape of every --explain, the entity's own characters never among them
+        check_explanation(text, entity["explanation"])
+        assert all(not (entity["start"] <= r["start"] < entity["end"]) for r in entity["explanation"])
+
 
 def test_train_on_clue_json(builtin_pm, tiny_model: Path, tmp_path: Path):
     source = clue_file(tmp_path / "train.json", CLUE_ROWS * 3)

@@ -213,3 +213,39 @@ def test_explaining_many_texts_at_once_gives_each_its_own_explanation() -> None:
     examples = [TextExample(t) for t in ("my card was declined at the till", "all good here thanks", "declined", "银行卡被拒了")]
     assert explainer.explain_many(examples) == [explainer.explain(ex) for ex in examples]
     assert explainer.explain_many(examples)[0] == [{"word": "declined", "start": 12, "end": 20, "weight": 0.98}]
+
+
+class SuffixTagger:
+    """A hand-built tagger: a capitalised word is B-ORG when 'Inc' follows somewhere in the
+    sentence (probability 0.9), otherwise O; every other word is O."""
+
+    class head:
+        labels = ["B-ORG", "O"]
+        label2id = {"B-ORG": 0, "O": 1}
+
+    def logits(self, examples):
+        import numpy as np
+
+        outputs, rows = [], []
+        for ex in examples:
+            org = "Inc" in ex.tokens
+            words = [[np.log(0.9), np.log(0.1)] if org and t[0].isupper() and t != "Inc" else [np.log(0.05), np.log(0.95)]
+                     for t in ex.tokens]
+            outputs.append(np.asarray([[0.0, 0.0]] + words + [[0.0, 0.0]], dtype=np.float32))
+            rows.append({"word_ids": [None, *range(len(ex.tokens)), None], "n_words": len(ex.tokens)})
+        return outputs, rows
+
+
+def test_an_entity_is_explained_by_the_words_around_it() -> None:
+    """Leave-one-word-out for token classification: 'Inc' is why Northwind is an ORG; the
+    entity's own word and stop words are never its reasons."""
+    from core.data.adapters import text_tokens
+    from core.explain import entity_reasons
+
+    text = "shares of Northwind rose after the Inc filing"
+    spans = text_tokens(text)
+    tokens = [text[a:b] for a, b in spans]
+    tags = ["O", "O", "B-ORG", "O", "O", "O", "O", "O"]
+    reasons = entity_reasons(SuffixTagger(), tokens, tags, (2, 3), spans)
+    check_explanation(text, reasons)
+    assert [r["word"] for r in reasons] == ["Inc"] and reasons[0]["weight"] == pytest.approx(0.85, abs=1e-4)

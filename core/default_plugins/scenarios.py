@@ -453,10 +453,12 @@ class TokenClassification(ClassificationScenario):
         return self.record_evaluation(suite, model, data, len(examples), report, None)
 
     def predict(self, suite: Suite, texts: Texts = None, input: opt.InputFile = None, model: opt.ModelOption = None,
-                format: opt.Format = None, encoding: opt.Encoding = "utf-8") -> dict[str, Any]:
+                format: opt.Format = None, encoding: opt.Encoding = "utf-8",
+                explain: opt.ExplainFlag = False) -> dict[str, Any]:
         """Tag sentences given as arguments (split at spaces; Chinese and Japanese text into
         characters) or read from a CoNLL or CLUE NER --input. Entities are character spans
-        (``end`` exclusive) of each prediction's ``text``."""
+        (``end`` exclusive) of each prediction's ``text``; ``--explain`` adds to each entity the
+        words around it that made it one (leave-one-word-out)."""
         if not texts and not input:
             raise UsageError("give sentences to tag, or --input FILE")
         sentences = []  # (text, each token's span in it)
@@ -473,13 +475,17 @@ class TokenClassification(ClassificationScenario):
         predictions: list[dict[str, Any]] = [{"tags": []} for _ in examples]
         for i, p in zip(tagged, predictor.predict([examples[i] for i in tagged])):
             predictions[i] = p
-        return {
-            "predictions": [
-                {"text": text, "tokens": ex.tokens, "tags": p["tags"],
-                 "entities": entities(ex.tokens, p["tags"], scheme, text=text, spans=spans)}
-                for (text, spans), ex, p in zip(sentences, examples, predictions)
-            ]
-        }
+        out = []
+        for (text, spans), ex, p in zip(sentences, examples, predictions):
+            found = entities(ex.tokens, p["tags"], scheme, text=text, spans=spans)
+            if explain:
+                from core.explain import entity_reasons
+
+                for entity, words_at in zip(found, entities(ex.tokens, p["tags"], scheme)):
+                    entity["explanation"] = entity_reasons(predictor, ex.tokens, p["tags"],
+                                                           (words_at["start"], words_at["end"]), spans)
+            out.append({"text": text, "tokens": ex.tokens, "tags": p["tags"], "entities": found})
+        return {"predictions": out}
 
 
 def tag_scheme(source: str, tags: list[str]) -> str:
