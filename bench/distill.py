@@ -10,7 +10,8 @@ AllAgree test split. Models already registered in --home under the names below a
 (``python -m bench.phrasebank --home H --model all-mpnet-base-v2`` registers the teacher,
 ``python -m bench.phrasebank --home H`` the directly fine-tuned default); the others are
 trained here, through ``FinanceSentiment.train`` as ``suite train|distill`` runs it.
-Test texts/s: each model's Predictor at its recorded precision, runs interleaved, median.
+Test texts/s: each model's Predictor at its recorded precision, and all of them at int8 (the
+same footing), runs interleaved, median.
 """
 
 from __future__ import annotations
@@ -47,12 +48,13 @@ def train(suite: Any, name: str, files: dict[str, str], *, epochs: float | None,
     return {"train_seconds": round(time.perf_counter() - started, 1), "distillation": result.get("distillation")}
 
 
-def speeds(suite: Any, names: list[str], texts: list[str], repeats: int = 3) -> dict[str, float]:
-    """Texts/s of each model's Predictor on the same texts, runs interleaved, median."""
+def speeds(suite: Any, names: list[str], texts: list[str], repeats: int = 3, precision: str = "auto") -> dict[str, float]:
+    """Texts/s of each model's Predictor on the same texts, runs interleaved, median; at the
+    precision each chose at training (``auto``) or one for all."""
     from core.data.types import TextExample
 
     scenario = suite.scenarios.get("finance-sentiment")
-    predictors = {name: scenario.predictor(suite, name) for name in names}
+    predictors = {name: scenario.predictor(suite, name, precision) for name in names}
     examples = [TextExample(t) for t in texts]
     runs: dict[str, list[float]] = {name: [] for name in names}
     for predictor in predictors.values():
@@ -111,16 +113,19 @@ def main() -> None:
             tested = suite.scenarios.get("finance-sentiment").evaluate(suite, data=files["test"], model=name)
             runs[name].update(test_accuracy=round(tested["metrics"]["accuracy"], 4),
                               test_macro_f1=round(tested["metrics"]["macro_f1"], 4))
-        rates = speeds(suite, list(runs), [text for text, _ in parts["test"]] * 4)
-    for name, rate in rates.items():
-        runs[name]["texts_per_second"] = round(rate, 1)
-        runs[name]["speed_vs_direct"] = round(rate / rates[DIRECT], 2) if DIRECT in rates else None
+        texts = [text for text, _ in parts["test"]] * 4
+        rates, int8 = speeds(suite, list(runs), texts), speeds(suite, list(runs), texts, precision="int8")
+    for name in runs:
+        runs[name]["texts_per_second"] = round(rates[name], 1)
+        runs[name]["speed_vs_direct"] = round(rates[name] / rates[DIRECT], 2) if DIRECT in rates else None
+        runs[name]["int8_texts_per_second"] = round(int8[name], 1)
+        runs[name]["int8_vs_direct"] = round(int8[name] / int8[DIRECT], 2) if DIRECT in int8 else None
     suite.close()
     rows = [{"model": name, **run} for name, run in runs.items()]
     print(f"Financial PhraseBank AllAgree, stratified 80/10/10 seed 13: {', '.join(f'{k} {len(v)}' for k, v in parts.items())}; "
           f"{len(unlabelled)} unlabelled 50Agree sentences not in the test split")
     print(table(rows, ["model", "config", "test_accuracy", "test_macro_f1", "texts_per_second", "speed_vs_direct",
-                       "train_seconds", "reused"]))
+                       "int8_texts_per_second", "int8_vs_direct", "train_seconds", "reused"]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"split": {k: len(v) for k, v in parts.items()}, "unlabelled": len(unlabelled),
                                     "runs": runs}, indent=2))
