@@ -90,7 +90,7 @@ def entity_reasons(predictor: Any, tokens: Sequence[str], tags: Sequence[str], e
     from core.heads.classification import softmax
 
     first, end = entity
-    context = [i for i in range(len(tokens)) if not first <= i < end and is_reason(tokens[i])]
+    context = [i for i in range(len(tokens)) if not first <= i < end and is_reason(tokens[i]) and words(tokens[i])]
     if not context:
         return []
     ids = [predictor.head.label2id[tag] for tag in tags[first:end]]

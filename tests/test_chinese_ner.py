@@ -21,6 +21,7 @@ from core.errors import DataError
 from core.evaluation.metrics import as_iobes, detect_tag_scheme, token_metrics
 from core.heads.token import TokenClassificationHead, entities, lenient_chunks, strict_chunks
 from core.registry import Registry
+from core.testing import check_explanation
 
 # Invented sentences, one character per token: (sentence, [(first, last + 1, type)]).
 SENTENCES = [
