@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from core.cli.app import build_app
 from core.plugins import make_plugin_manager
 from core.settings import Settings
+from core.testing import check_explanation
 
 SAMPLES = Path(__file__).resolve().parent.parent / "plugins" / "finance_sentiment" / "samples"
 
@@ -47,6 +48,12 @@ def test_train_predict_evaluate(trained: Path) -> None:
     row = json.loads(predicted.stdout)["predictions"][0]
     assert row["sentiment"] in ("negative", "neutral", "positive") and row["topic"]
     assert set(row) >= {"text", "sentiment", "score", "topic", "topic_score", "entities"}
+    text = "Northwind Bank may default on its bonds after the rate rise"
+    explained = invoke("predict", "finance-sentiment", text, "--model", str(trained), "--explain", "--json")
+    assert explained.exit_code == 0, explained.output
+    row = json.loads(explained.stdout)["predictions"][0]
+    check_explanation(text, row["explanation"])  # why this sentiment
+    check_explanation(text, row["topic_explanation"])  # why this topic
     evaluated = invoke("evaluate", "finance-sentiment", "--data", str(SAMPLES / "train.csv"), "--model", str(trained), "--json")
     assert evaluated.exit_code == 0, evaluated.output
     metrics = json.loads(evaluated.stdout)["metrics"]

@@ -113,6 +113,12 @@ class SentimentTopicHead(SequenceClassificationHead):
             results.append(row)
         return results
 
+    def topic_probability(self, logits: np.ndarray, topic: str) -> float:
+        """How sure the model is of ``topic`` for one text (softmax over the topic outputs:
+        trained logits, or zero-shot similarities scaled as in :meth:`decode`)."""
+        _, topics = self.split(logits)
+        return float(softmax(topics[None, ...])[0, self.topics.index(topic)])
+
     def metrics(self, logits: np.ndarray, label_ids: np.ndarray) -> dict[str, float]:
         sentiment, topic = self.split(logits)
         label_ids = np.asarray(label_ids).reshape(len(sentiment), -1)

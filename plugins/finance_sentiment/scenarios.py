@@ -134,13 +134,29 @@ class FinanceSentiment(ClassificationScenario):
         out = []
         predictions = predictor.predict(examples)
         explained = predictor.explain_many(examples, predictions) if explain else [None] * len(examples)
-        for text, p, explanation in zip(raw, predictions, explained):
+        for text, ex, p, explanation in zip(raw, examples, predictions, explained):
             row = {"text": text, "sentiment": p["label"], "label": p["label"], "score": round(p["score"], 4), "topic": p.get("topic"),
                    "topic_score": round(p.get("topic_score", 0.0), 4), "entities": watchlist.find(text)}
             if explain:
-                row["explanation"] = explanation
+                row["explanation"] = explanation  # why this sentiment
+                row["topic_explanation"] = topic_reasons(predictor, ex, p.get("topic"))  # why this topic
             out.append(row)
         return {"predictions": out}
+
+
+def topic_reasons(predictor: Any, example: TextExample, topic: str | None) -> list[dict[str, Any]]:
+    """The words behind the topic: how much its probability drops without each (occlusion)."""
+    from core.explain import occlusion
+
+    head = predictor.head
+    if not topic or topic not in head.topics:
+        return []
+
+    def score(texts: Any) -> list[float]:
+        logits, _ = predictor.logits([replace(example, text=t, label=None) for t in texts])
+        return [head.topic_probability(row, topic) for row in logits]
+
+    return occlusion(example.text, score)
 
 
 class FinanceMonitor(Scenario):
