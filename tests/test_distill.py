@@ -172,3 +172,26 @@ def test_stored_text_from_an_empty_log_is_a_clear_error(settings, tmp_path: Path
     with pytest.raises(UsageError, match="--unlabelled stored: the customer-service scenario has no stored texts"):
         teacher.unlabelled(suite, suite.scenarios.get("customer-service"))
     suite.close()
+
+
+def test_a_multi_label_student_learns_the_teachers_sigmoids(tiny_model: Path, tmp_path: Path):
+    """Multi-label heads compare label by label (binary cross-entropy to the teacher's softened
+    sigmoids): zero for equal outputs, and a student trained on them only gets closer."""
+    from core.predictor import Predictor
+
+    head = SequenceClassificationHead(["card", "fees", "refund"], multi_label=True)
+    same = torch.tensor([[3.0, -2.0, 0.5]])
+    entropy = torch.nn.functional.binary_cross_entropy(torch.sigmoid(same / 2), torch.sigmoid(same / 2))
+    assert head.soft_loss(same, same, 2.0).item() == pytest.approx(entropy.item(), abs=1e-5)  # its minimum
+    data = [TextExample("card declined and fees charged", ["card", "fees"]), TextExample("refund for the fees", ["fees", "refund"]),
+            TextExample("my card is lost", ["card"]), TextExample("where is my refund", ["refund"])] * 4
+    config = TrainConfig(epochs=4, batch_size=8, learning_rate=1e-3, early_stopping_patience=0, baseline=False)
+    teacher = fine_tune(head, str(tiny_model), data, data, config, tmp_path / "teacher", progress=False)
+    targets = teacher_logits(Predictor(head, teacher.model, teacher.tokenizer, precision="fp32"), data)
+    student = fine_tune(head, str(tiny_model), data, data, config, tmp_path / "student", progress=False,
+                        soft_targets=SoftTargets(targets, temperature=2.0, alpha=1.0))
+    logits, _ = Predictor(head, student.model, student.tokenizer, precision="fp32").logits(data)
+    after = head.soft_loss(torch.tensor(np.stack(logits)), torch.tensor(np.stack(targets)), 2.0).item()
+    untrained, _ = Predictor(head, head.build_model(str(tiny_model)), student.tokenizer, precision="fp32").logits(data)
+    before = head.soft_loss(torch.tensor(np.stack(untrained)), torch.tensor(np.stack(targets)), 2.0).item()
+    assert after < before
