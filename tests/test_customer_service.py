@@ -351,6 +351,11 @@ def test_evaluate_reports_in_scope_accuracy_and_oos_precision_recall(trained: tu
     metrics = json.loads(result.stdout)["metrics"]
     assert {"in_scope_accuracy", "oos_precision", "oos_recall", "confusion_matrix", "threshold"} <= set(metrics)
     assert len(metrics["confusion_matrix"]) == 6 and metrics["in_scope_accuracy"] > 0.8
+    faithful = invoke("evaluate", "customer-service", "--data", str(data), "--model", str(model), "--explanations",
+                      "--explain-sample", "5", "--json")
+    assert faithful.exit_code == 0, faithful.output
+    measured = json.loads(faithful.stdout)["metrics"]["explanations"]
+    assert measured["texts"] >= 1 and {"occlusion", "integrated-gradients", "random"} == set(measured["methods"])
     predicted = invoke("predict", "customer-service", TEMPLATE, ESCALATION, "--model", str(model), "--json")
     assert predicted.exit_code == 0, predicted.output
     rows = json.loads(predicted.stdout)["predictions"]

@@ -140,7 +140,8 @@ class CustomerServiceScenario(ClassificationScenario):
     def evaluate(self, suite: Suite, data: opt.DataFile, model: opt.ModelOption = None, format: opt.Format = None,
                  text_column: opt.TextColumn = "text", label_column: opt.LabelColumn = "label",
                  label_map: opt.LabelMap = None, encoding: opt.Encoding = "utf-8",
-                 threshold: Threshold = None) -> dict[str, Any]:
+                 threshold: Threshold = None, explanations: opt.ExplanationsFlag = False,
+                 explain_sample: opt.ExplainSample = 100) -> dict[str, Any]:
         """Confusion matrix, in-scope accuracy, out-of-scope precision and recall at the calibrated threshold."""
         from plugins.customer_service.evaluation import intent_report, report_labels
 
@@ -154,6 +155,8 @@ class CustomerServiceScenario(ClassificationScenario):
         report = intent_report([str(ex.label) for ex in examples], decisions, intents.labels, oos_label=oos,
                                threshold=intents.threshold, temperature=intents.calibration.temperature,
                                margin=intents.margin)
+        if explanations:  # why this intent, as the intent classifier decides it (before calibration)
+            report["explanations"] = self.explanation_report(intents.predictor, examples, explain_sample)
         return self.record_evaluation(suite, model, data, len(examples), report, report_labels(intents.labels, oos))
 
     def render(self, verb: str, result: dict[str, Any]) -> str | None:
