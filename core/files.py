@@ -24,3 +24,8 @@ def write_text_atomic(path: str | Path, text: str, *, mode: int = 0o644) -> Path
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+def folder_mb(folder: str | Path) -> float:
+    """Size on disk of a folder (a model's weights, tokenizer and head), in MB."""
+    return round(sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file()) / 1e6, 1)

@@ -9,7 +9,7 @@ from typing import Any
 
 from core.heads import STATE_FILE
 from core.store import ModelEntry
-from core.training.distill import folder_mb
+from core.files import folder_mb
 
 SHOWN_METRICS = ("accuracy", "macro_f1", "micro_f1", "entity_f1", "token_accuracy", "topic_accuracy")
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import numpy as np
 
 from core.errors import UsageError
+from core.files import folder_mb
 
 if TYPE_CHECKING:
     import torch
@@ -224,11 +225,6 @@ def measure(predictor: Predictor, examples: Sequence[Any]) -> dict[str, Any]:
         metrics = head.metrics(np.stack(logits), np.asarray(targets))
     return {**{k: round(float(v), 5) for k, v in metrics.items()},
             "texts_per_second": round(len(examples) / max(seconds, 1e-9), 1), "precision": predictor.precision}
-
-
-def folder_mb(folder: str | Path) -> float:
-    """Size on disk of a model folder (weights, tokenizer, head), in MB."""
-    return round(sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file()) / 1e6, 1)
 
 
 @dataclass
