@@ -13,6 +13,7 @@ import dataclasses
 import inspect
 import typing
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -104,6 +105,9 @@ def scenario_command(scenario: Scenario, verb: str, *, distill: bool = False) ->
             own.append(param.replace(kind=KEYWORD, annotation=Annotated[Optional[str], STUDENT_OPTION]))
         else:
             own.append(param.replace(kind=KEYWORD))
+    bulk = verb == "predict" and any(p.name == "input" for p in own)
+    if bulk:
+        own += BULK_OPTIONS
     training = next((name for name, d in groups.items() if isinstance(d, TrainConfig)), None)
     if distill:
         if training is None:
@@ -126,6 +130,12 @@ def scenario_command(scenario: Scenario, verb: str, *, distill: bool = False) ->
             activate = options[training].activate
             options[training] = dataclasses.replace(options[training], distillation=distillation, baseline=False,
                                                     activate=False if activate is None else activate)
+        if bulk:
+            output, workers, resume = options.pop("bulk_output"), options.pop("bulk_workers"), options.pop("bulk_resume")
+            if output is not None or workers > 1 or resume:
+                result = _bulk(ctx, scenario, options, output, workers, resume)
+                print_result(result, json_output=json_output)
+                return
         result = method(get_suite(ctx), **options)
         text = None if json_output or result is None else scenario.render(verb, result)
         if text is not None:
@@ -145,6 +155,33 @@ def scenario_command(scenario: Scenario, verb: str, *, distill: bool = False) ->
     command.__annotations__ = {p.name: p.annotation for p in all_params}
     command.__name__ = f"{verb}_{scenario.name.replace('-', '_')}"
     return command
+
+
+BULK_OPTIONS = [
+    inspect.Parameter("bulk_output", KEYWORD, default=None, annotation=Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Write one JSON line per --input record here, in input order (big files: "
+        "written as it goes to OUTPUT.partial, renamed at the end).")]),
+    inspect.Parameter("bulk_workers", KEYWORD, default=1, annotation=Annotated[int, typer.Option(
+        "--workers", min=1, help="Score --input with this many processes (each loads the model once per task).")]),
+    inspect.Parameter("bulk_resume", KEYWORD, default=False, annotation=Annotated[bool, typer.Option(
+        "--resume", help="Keep the predictions OUTPUT.partial already holds and score the rest.")]),
+]
+
+
+def _bulk(ctx: typer.Context, scenario: Scenario, options: dict[str, Any], output: Path | None, workers: int,
+          resume: bool) -> dict[str, Any]:
+    """``suite predict SCENARIO --input F --output O [--workers N] [--resume]`` (core.cli.bulk)."""
+    from core.cli.bulk import bulk_predict, settings_for_workers
+    from core.errors import UsageError
+
+    source, texts = options.pop("input", None), options.pop("texts", None)
+    if source is None or texts:
+        raise UsageError("--output/--workers/--resume score an --input file (not texts given as arguments)")
+    if output is None:
+        raise UsageError("--workers and --resume need --output FILE (the predictions are written there in order)")
+    suite = get_suite(ctx)
+    return bulk_predict(scenario.name, settings_for_workers(suite.settings), options, Path(source), output,
+                        workers=workers, resume=resume, encoding=options.get("encoding", "utf-8"))
 
 
 def train_defaults(scenario: Scenario) -> Any:
