@@ -102,12 +102,13 @@ def test_distill_a_layer_kept_student_through_the_cli(builtin_pm, two_layer_mode
                  "--name", "tickets", "--no-baseline", "--json")
     assert taught.exit_code == 0, taught.output
     result = run(builtin_pm, "distill", "text-classification", "--teacher", "tickets", "--student-layers", "1",
-                 "--unlabelled", str(unlabelled), *common, "--json")
+                 "--layers", "validation", "--unlabelled", str(unlabelled), *common, "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["model"] == "tickets" and out["version"] == 2 and out["active"] is False
     compared = out["distillation"]
     assert compared["teacher"]["model"] == "tickets v1"
+    assert compared["layers_chosen_by"] == "validation" and len(compared["layers_kept"]) == 1
     assert {"accuracy", "texts_per_second", "size_mb"} <= set(compared["student"])
     assert compared["student"]["size_mb"] < compared["teacher"]["size_mb"]
     assert json.loads((Path(out["path"]) / "config.json").read_text())["num_hidden_layers"] == 1
@@ -195,3 +196,19 @@ def test_a_multi_label_student_learns_the_teachers_sigmoids(tiny_model: Path, tm
     untrained, _ = Predictor(head, head.build_model(str(tiny_model)), student.tokenizer, precision="fp32").logits(data)
     before = head.soft_loss(torch.tensor(np.stack(untrained)), torch.tensor(np.stack(targets)), 2.0).item()
     assert after < before
+
+
+def test_layers_chosen_on_validation_drop_the_least_useful_first(two_layer_model: Path, tmp_path: Path):
+    """--layers validation: each candidate drop is measured with the teacher's head on the
+    validation examples and the one that costs least goes; the model is left whole."""
+    from core.training.distill import choose_layers
+
+    head = SequenceClassificationHead(["bad", "good"])
+    data = [TextExample(t, "good") for t in GOOD] + [TextExample(t, "bad") for t in BAD]
+    config = TrainConfig(epochs=3, batch_size=8, learning_rate=1e-3, early_stopping_patience=0, baseline=False)
+    teacher = fine_tune(head, str(two_layer_model), data, data, config, tmp_path / "teacher", progress=False)
+    chosen = choose_layers(teacher.model, head, teacher.tokenizer, data, 1)
+    assert chosen in ([0], [1])
+    blocks = [m for m in teacher.model.modules() if isinstance(m, torch.nn.ModuleList)]
+    assert max(len(b) for b in blocks) == 2 and teacher.model.config.num_hidden_layers == 2  # restored
+    assert cut_layers(teacher.model, 1, chosen) == chosen and teacher.model.config.num_hidden_layers == 1

@@ -134,7 +134,7 @@ class ClassificationScenario(Scenario):
             start, examples, soft_targets = str(encoder.path), train_examples, None
             if teacher is not None:  # each process labels the same data the same way
                 start, examples, soft_targets = teacher.prepare(suite, self, head, train_examples, start,
-                                                                ddp_checkpoints(suite, name) / f"rank-{rank}")
+                                                                ddp_checkpoints(suite, name) / f"rank-{rank}", eval_examples)
             fine_tune(head, start, examples, eval_examples, config, ddp_checkpoints(suite, name), resume=resume,
                       soft_targets=soft_targets)
             return {"model": name, "rank": rank}
@@ -145,7 +145,8 @@ class ClassificationScenario(Scenario):
         try:  # whatever fails, the run is recorded as failed, never left 'running'
             start, soft_targets = str(encoder.path), None
             if teacher is not None:
-                start, train_examples, soft_targets = teacher.prepare(suite, self, head, train_examples, start, checkpoints)
+                start, train_examples, soft_targets = teacher.prepare(suite, self, head, train_examples, start, checkpoints,
+                                                                      eval_examples)
             outcome = fine_tune(
                 head, start, train_examples, eval_examples, config, checkpoints,
                 log_epoch=lambda epoch, metrics: store.log_epoch(run_id, epoch, metrics),

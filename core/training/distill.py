@@ -47,7 +47,8 @@ class Distillation:
     with the run's config."""
 
     teacher: Optional[str] = _option(None, "--teacher", "The fine-tuned model to learn from: a registered NAME or NAME:VERSION.")
-    student_layers: Optional[int] = _option(None, "--student-layers", "The student is the teacher with this many of its layers kept (evenly spaced, the top one included).")
+    student_layers: Optional[int] = _option(None, "--student-layers", "The student is the teacher with this many of its layers kept (evenly spaced, the top one included, or see --layers).")
+    layers: str = _option("spaced", "--layers", "Which layers --student-layers keeps: spaced (evenly, the top one included) or validation (dropped one at a time, the least useful on the validation set first).")
     temperature: float = _option(2.0, "--temperature", "Softens both models' outputs before they are compared.")
     alpha: float = _option(0.5, "--alpha", "Weight of the teacher's soft outputs against the hard labels (1: teacher only).")
     unlabelled: Optional[str] = _option(None, "--unlabelled", "In-domain texts without labels (one per line, or a CSV/JSONL text column; 'stored': the monitor's items or the conversation log): the teacher labels them for the student.")
@@ -59,6 +60,8 @@ class Distillation:
             raise UsageError(f"--student-layers: expected at least 1, got {self.student_layers}")
         if self.temperature <= 0:
             raise UsageError(f"--temperature: expected a positive number, got {self.temperature}")
+        if self.layers not in ("spaced", "validation"):
+            raise UsageError(f"--layers: expected spaced or validation, got '{self.layers}'")
         if not 0 <= self.alpha <= 1:
             raise UsageError(f"--alpha: expected a weight between 0 and 1, got {self.alpha}")
 
@@ -151,22 +154,58 @@ def keep_layers(total: int, kept: int) -> list[int]:
     return [round((i + 1) * total / kept) - 1 for i in range(kept)]
 
 
-def cut_layers(model: torch.nn.Module, kept: int) -> list[int]:
-    """Keep ``kept`` of the encoder's transformer blocks in place (:func:`keep_layers`) and
-    record the new depth in its config, so the saved folder loads as a shallower encoder."""
+def cut_layers(model: torch.nn.Module, kept: int, chosen: Sequence[int] | None = None) -> list[int]:
+    """Keep ``kept`` of the encoder's transformer blocks in place (``chosen``, or evenly
+    spaced: :func:`keep_layers`) and record the new depth in its config, so the saved folder
+    loads as a shallower encoder."""
+    name, blocks = _block_stack(model)
+    picked = list(chosen) if chosen is not None else keep_layers(len(blocks), kept)
+    _set_blocks(model, name, [blocks[i] for i in picked])
+    return picked
+
+
+def choose_layers(model: torch.nn.Module, head: TaskHead, tokenizer: Any, examples: Sequence[Any], kept: int,
+                  max_length: int = 128) -> list[int]:
+    """The ``kept`` blocks that keep the head's metric highest on ``examples``: drop, one at a
+    time, the block whose removal costs least (greedy; N + (N-1) + ... evaluations). The
+    model is left whole."""
+    from core.predictor import Predictor
+
+    name, blocks = _block_stack(model)
+    keep_layers(len(blocks), kept)  # the same check: fewer than the teacher has
+    keep = list(range(len(blocks)))
+    try:
+        while len(keep) > kept:
+            scores = []
+            for dropped in keep:
+                _set_blocks(model, name, [blocks[j] for j in keep if j != dropped])
+                predictor = Predictor(head, model, tokenizer, max_length=max_length, precision="fp32")
+                scores.append((measure(predictor, examples, timed=False)[head.primary_metric], -dropped))
+            keep.remove(-max(scores)[1])
+    finally:
+        _set_blocks(model, name, list(blocks))
+    return keep
+
+
+def _block_stack(model: torch.nn.Module) -> tuple[str, Any]:
+    """The encoder's stack of transformer blocks (the longest ModuleList) and its name."""
     import torch
 
     lists = [(name, module) for name, module in model.named_modules()
              if isinstance(module, torch.nn.ModuleList) and len(module) > 1]
     if not lists:
         raise UsageError("--student-layers: this model has no stack of transformer layers to cut")
-    name, blocks = max(lists, key=lambda item: len(item[1]))
-    chosen = keep_layers(len(blocks), kept)
+    return max(lists, key=lambda item: len(item[1]))
+
+
+def _set_blocks(model: torch.nn.Module, name: str, blocks: list[Any]) -> None:
+    """Replace the stack ``name`` with ``blocks``, and the config's depth to match."""
+    import torch
+
     parent = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
-    setattr(parent, name.rsplit(".", 1)[-1], torch.nn.ModuleList([blocks[i] for i in chosen]))
+    setattr(parent, name.rsplit(".", 1)[-1], torch.nn.ModuleList(blocks))
     for config in {id(c): c for c in _configs(model)}.values():
-        config.num_hidden_layers = kept
-    return chosen
+        config.num_hidden_layers = len(blocks)
 
 
 def _configs(model: torch.nn.Module) -> list[Any]:
@@ -205,11 +244,12 @@ def pseudo_labelled(examples: Sequence[Any], predictions: Sequence[dict[str, Any
     return labelled
 
 
-def measure(predictor: Predictor, examples: Sequence[Any]) -> dict[str, Any]:
+def measure(predictor: Predictor, examples: Sequence[Any], timed: bool = True) -> dict[str, Any]:
     """The head's metrics and texts/s of ``predictor`` on labelled ``examples`` (a warm-up
     batch first), so teacher and student are compared on one set, one machine, one run."""
     head = predictor.head
-    predictor.logits(list(examples)[:32])
+    if timed:
+        predictor.logits(list(examples)[:32])
     started = time.perf_counter()
     logits, rows = predictor.logits(examples)
     seconds = time.perf_counter() - started
@@ -236,6 +276,7 @@ class Teacher:
     path: Path
     predictor: Predictor
     distillation: Distillation
+    kept_layers: list[int] | None = None  # the teacher's blocks a layer-cut student kept
 
     @property
     def head(self) -> TaskHead:
@@ -248,7 +289,7 @@ class Teacher:
         return ModelSource(self.spec, self.path, "registered")
 
     def prepare(self, suite: Any, scenario: Any, head: TaskHead, examples: list[Any], start: str,
-                scratch: Path) -> tuple[str, list[Any], SoftTargets]:
+                scratch: Path, validation: Sequence[Any] = ()) -> tuple[str, list[Any], SoftTargets]:
         """Where the student starts (an encoder, or a layer-cut copy of the teacher written to
         ``scratch``), its training examples (``examples`` plus the teacher-labelled unlabelled
         text) and the teacher's logits for each of them."""
@@ -259,7 +300,7 @@ class Teacher:
         soft = SoftTargets(teacher_logits(self.predictor, examples), self.distillation.temperature,
                            self.distillation.alpha)
         if self.distillation.student_layers:
-            start = str(self.cut(head, scratch / "student-start"))
+            start = str(self.cut(head, scratch / "student-start", validation))
         return start, examples, soft
 
     def unlabelled(self, suite: Any, scenario: Any) -> list[Any]:
@@ -283,11 +324,17 @@ class Teacher:
         return [TokenExample([t.text[a:b] for a, b in text_tokens(t.text)], line=t.line) for t in texts
                 if text_tokens(t.text)]
 
-    def cut(self, head: TaskHead, folder: Path) -> Path:
-        """The teacher's fine-tuned model with ``student_layers`` blocks kept, saved as a
-        starting point the engine loads like any encoder (its head weights included)."""
+    def cut(self, head: TaskHead, folder: Path, validation: Sequence[Any] = ()) -> Path:
+        """The teacher's fine-tuned model with ``student_layers`` blocks kept (``--layers
+        validation``: chosen on up to 500 ``validation`` examples), saved as a starting point
+        the engine loads like any encoder (its head weights included)."""
         model = head.build_model(str(self.path))
-        cut_layers(model, int(self.distillation.student_layers or 0))
+        kept = int(self.distillation.student_layers or 0)
+        chosen = None
+        if self.distillation.layers == "validation" and validation:
+            chosen = choose_layers(model, head, self.predictor.tokenizer, list(validation)[:500], kept,
+                                   self.predictor.max_length)
+        self.kept_layers = cut_layers(model, kept, chosen)
         folder.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(folder)
         self.predictor.tokenizer.save_pretrained(folder)
@@ -303,4 +350,6 @@ class Teacher:
             "student": {**measure(student_predictor, examples), "size_mb": folder_mb(student)},
             "on": f"{len(examples)} validation examples",
             "unlabelled": self.distillation.unlabelled,
+            **({"layers_kept": self.kept_layers, "layers_chosen_by": self.distillation.layers}
+               if self.kept_layers is not None else {}),
         }
