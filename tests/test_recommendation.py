@@ -218,6 +218,21 @@ def test_all_users_batch_writes_one_line_per_user(trained: Path, tmp_path: Path)
     assert len(lines) == 26 and {line["user"] for line in lines} >= {"u01", "u25", "u26"}
     assert all(len(line["recommendations"]) == 3 for line in lines)
 
+    # Two processes: the same lines in the same order; a crash after 10 users is resumed.
+    two = tmp_path / "two.jsonl"
+    result = invoke("run", "recommendation", "--all-users", "--out", str(two), "-k", "3", "--workers", "2", home=trained)
+    assert result.exit_code == 0, result.output
+    items = [[(r["item"]) for r in line["recommendations"]] for line in lines]
+    assert [[r["item"] for r in json.loads(line)["recommendations"]] for line in two.read_text().splitlines()] == items
+    crashed = tmp_path / "three.jsonl"
+    kept = out.read_text(encoding="utf-8").splitlines(keepends=True)
+    (tmp_path / "three.jsonl.partial").write_text("".join(kept[:10]) + kept[10][:7], encoding="utf-8")
+    result = invoke("run", "recommendation", "--all-users", "--out", str(crashed), "-k", "3", "--workers", "2",
+                    "--resume", "--json", home=trained)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["resumed_from"] == 10
+    assert [json.loads(line)["user"] for line in crashed.read_text().splitlines()] == [line["user"] for line in lines]
+
 
 def test_a_new_item_is_embedded_and_ranked_without_retraining(trained: Path, tmp_path: Path) -> None:
     catalogue = tmp_path / "catalogue.csv"

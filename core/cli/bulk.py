@@ -15,7 +15,7 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -79,54 +79,82 @@ def bulk_predict(scenario: str, settings: dict[str, Any], options: dict[str, Any
                  progress: bool = True) -> dict[str, Any]:
     """Score ``source`` into ``output`` with ``workers`` processes (see the module docstring)."""
     records = read_records(source, encoding)
-    partial = output.with_name(output.name + ".partial")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    done = completed_lines(partial) if resume else 0
-    if done > len(records.items):
-        raise UsageError(f"--resume: {partial} has {done} lines but {source} only {len(records.items)} records")
-    # a few tasks per worker: each loads the model once, and --resume loses at most one task's work
-    size = max(chunk, -(-(len(records.items) - done) // (4 * max(1, workers))))
-    bounds = [(start, min(start + size, len(records.items))) for start in range(done, len(records.items), size)]
-    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
-    bar = _bar(len(records.items), done, progress)
-    with tempfile.TemporaryDirectory(prefix="suite-bulk-") as scratch, partial.open("a" if resume else "w",
-                                                                                     encoding="utf-8") as out:
-        chunks = [records.write(Path(scratch), i, a, b) for i, (a, b) in enumerate(bounds)]
-        if workers <= 1:
-            run = _predict_chunk
-            results: list[Callable[[], list[dict[str, Any]]]] = [
-                (lambda p=p: run(scenario, settings, options, str(p), threads)) for p in chunks]
-            for (a, b), result in zip(bounds, results):
-                _append(out, result(), b - a, bar)
-        else:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                futures: list[Future[list[dict[str, Any]]]] = [
-                    pool.submit(_predict_chunk, scenario, settings, options, str(p), threads) for p in chunks]
-                for (a, b), future in zip(bounds, futures):  # in input order, whatever finishes first
-                    _append(out, future.result(), b - a, bar)
-    if bar is not None:
-        bar.close()
-    partial.replace(output)
-    return {"output": str(output), "records": len(records.items), "resumed_from": done, "workers": workers}
+    with ResumableOutput(output, resume) as out:
+        resumed_from = out.done
+        if out.done > len(records.items):
+            raise UsageError(f"--resume: {out.partial} has {out.done} lines but {source} only {len(records.items)} records")
+        bounds = chunk_bounds(len(records.items), out.done, workers, chunk)
+        threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+        bar = _bar(len(records.items), out.done, "record", progress)
+        with tempfile.TemporaryDirectory(prefix="suite-bulk-") as scratch:
+            chunks = [records.write(Path(scratch), i, a, b) for i, (a, b) in enumerate(bounds)]
+            tasks = [(scenario, settings, options, str(path), threads) for path in chunks]
+            for (a, b), predictions in zip(bounds, in_order(_predict_chunk, tasks, workers)):
+                out.append(predictions, b - a, bar)
+        if bar is not None:
+            bar.close()
+    return {"output": str(output), "records": len(records.items), "resumed_from": resumed_from, "workers": workers}
 
 
-def _append(out: Any, predictions: list[dict[str, Any]], expected: int, bar: Any) -> None:
-    if len(predictions) != expected:  # a scenario that drops records would misalign --resume
-        raise UsageError(f"a chunk of {expected} records gave {len(predictions)} predictions")
-    out.write("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions))
-    out.flush()
-    if bar is not None:
-        bar.update(expected)
+def chunk_bounds(total: int, done: int, workers: int, chunk: int = CHUNK) -> list[tuple[int, int]]:
+    """``(start, end)`` of the tasks covering records ``done..total``: a few tasks per worker,
+    so each loads the model a few times only and ``--resume`` loses at most one task's work."""
+    size = max(chunk, -(-(total - done) // (4 * max(1, workers))))
+    return [(start, min(start + size, total)) for start in range(done, total, size)]
 
 
-def _bar(total: int, done: int, progress: bool) -> Any:
+def in_order(function: Callable[..., list[dict[str, Any]]], tasks: list[tuple[Any, ...]],
+             workers: int) -> Iterator[list[dict[str, Any]]]:
+    """``function(*task)`` for each task, in ``workers`` spawned processes (or this one for 1),
+    the results in task order whatever finishes first."""
+    if workers <= 1:
+        for task in tasks:
+            yield function(*task)
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures: list[Future[list[dict[str, Any]]]] = [pool.submit(function, *task) for task in tasks]
+        for future in futures:
+            yield future.result()
+
+
+class ResumableOutput:
+    """JSON lines written to ``OUTPUT.partial`` as they come (appended to with ``resume``,
+    after the complete lines it holds: ``done``), renamed to ``OUTPUT`` when all is written."""
+
+    def __init__(self, output: Path, resume: bool) -> None:
+        self.output = output
+        self.partial = output.with_name(output.name + ".partial")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        self.done = completed_lines(self.partial) if resume else 0
+        self.handle: Any = None
+
+    def __enter__(self) -> ResumableOutput:
+        self.handle = self.partial.open("a" if self.done else "w", encoding="utf-8")
+        return self
+
+    def append(self, rows: list[dict[str, Any]], expected: int, bar: Any = None) -> None:
+        if len(rows) != expected:  # a scenario that drops records would misalign --resume
+            raise UsageError(f"a chunk of {expected} records gave {len(rows)} results")
+        self.handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        self.handle.flush()
+        self.done += expected
+        if bar is not None:
+            bar.update(expected)
+
+    def __exit__(self, kind: Any, *_: Any) -> None:
+        self.handle.close()
+        if kind is None:
+            self.partial.replace(self.output)
+
+
+def _bar(total: int, done: int, unit: str, progress: bool) -> Any:
     if not progress:
         return None
     import sys
 
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=done, unit="record", desc="scoring", file=sys.stderr, dynamic_ncols=True)
+    return tqdm(total=total, initial=done, unit=unit, desc="scoring", file=sys.stderr, dynamic_ncols=True)
 
 
 def _predict_chunk(scenario: str, settings: dict[str, Any], options: dict[str, Any], path: str,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -36,6 +37,8 @@ TopK = Annotated[int, typer.Option("-k", "--top", help="How many items to recomm
 OutFile = Annotated[Optional[Path], typer.Option("--output", "--out", "-o", help="Write one JSON line per user here.")]
 Boost = Annotated[Optional[list[str]], typer.Option("--boost", help="Business rule TAG=WEIGHT: add WEIGHT to the score of items with that tag (repeatable; negative demotes).")]
 CatalogueOverride = Annotated[Optional[str], typer.Option("--items", help="A newer catalogue: new items are embedded now, no retraining.")]
+Workers = Annotated[int, typer.Option("--workers", min=1, help="--all-users: this many processes, each with its own copy of the recommender.")]
+Resume = Annotated[bool, typer.Option("--resume", help="--all-users: keep the users OUT.partial already holds (after a crash) and do the rest.")]
 
 RECOMMENDATION_DEFAULTS = TrainConfig(auto_epochs=2, example_budget=40_000, learning_rate=5e-5, batch_size=32,
                                       max_length=64, early_stopping_patience=1, baseline=False)
@@ -156,7 +159,8 @@ class RecommendationScenario(ClassificationScenario):
     # -- run -------------------------------------------------------------------------------
     def run(self, suite: Suite, user: UserOption = None, all_users: AllUsers = False, k: TopK = 10,
             out: OutFile = None, items: CatalogueOverride = None, boost: Boost = None,
-            model: opt.ModelOption = None, explain: opt.ExplainFlag = False) -> dict[str, Any]:
+            model: opt.ModelOption = None, explain: opt.ExplainFlag = False, workers: Workers = 1,
+            resume: Resume = False) -> dict[str, Any]:
         """Recommend for one user (`--user U`) or for everyone (`--all-users --out recs.jsonl`)."""
         if bool(user) == all_users:
             raise UsageError("give --user USER or --all-users")
@@ -172,20 +176,26 @@ class RecommendationScenario(ClassificationScenario):
             return result
         if out is None:
             raise UsageError("--all-users writes one line per user: give --out FILE")
-        everyone = sorted(set(recommender.behaviour.liked) | set(recommender.profiles))
         from tqdm.auto import tqdm
 
+        from core.cli.bulk import ResumableOutput, chunk_bounds, in_order, settings_for_workers
 
-        def lines() -> Iterator[dict[str, Any]]:
-            for name in tqdm(everyone, desc="recommending", unit="user", file=sys.stderr, dynamic_ncols=True,
-                             mininterval=2.0):
-                recs = recommender.recommend(liked=recommender.behaviour.liked.get(name, []),
-                                             profile=recommender.profiles.get(name, ""), k=k,
-                                             exclude=recommender.behaviour.interacted.get(name, ()), boost=rules,
-                                             explain=explain)
-                yield {"user": name, "recommendations": [r.as_dict() for r in recs]}
-
-        return {"users": write_jsonl(lines(), out), "out": str(out)}
+        everyone = sorted(set(recommender.behaviour.liked) | set(recommender.profiles))
+        options = {"model": model, "items": items, "k": k, "boost": boost, "explain": explain}
+        with ResumableOutput(out, resume) as written:
+            resumed_from = written.done
+            bounds = chunk_bounds(len(everyone), written.done, workers, chunk=16)
+            if workers > 1:  # each worker process loads its own recommender once
+                tasks = [(settings_for_workers(suite.settings), options, everyone[a:b]) for a, b in bounds]
+                results = in_order(recommend_users, tasks, workers)
+            else:
+                results = (user_rows(recommender, everyone[a:b], k, rules, explain) for a, b in bounds)
+            bar = tqdm(total=len(everyone), initial=resumed_from, desc="recommending", unit="user", file=sys.stderr,
+                       dynamic_ncols=True, mininterval=2.0)
+            for (a, b), rows in zip(bounds, results):
+                written.append(rows, b - a, bar)
+            bar.close()
+        return {"users": len(everyone), "out": str(out), "resumed_from": resumed_from, "workers": workers}
 
     def render(self, verb: str, result: dict[str, Any]) -> str | None:
         if verb == "evaluate":
@@ -223,6 +233,37 @@ class RecommendationScenario(ClassificationScenario):
         folder = self._folder(suite, model)
         catalogue = load_items(suite, items) if items else None
         return Recommender.load(folder, self._predictor(suite, folder), catalogue)
+
+
+def user_rows(recommender: Recommender, users: Sequence[str], k: int, rules: dict[str, float],
+              explain: bool) -> list[dict[str, Any]]:
+    """One ``--all-users`` line per user: their top ``k`` items (and why)."""
+    rows = []
+    for name in users:
+        recs = recommender.recommend(liked=recommender.behaviour.liked.get(name, []),
+                                     profile=recommender.profiles.get(name, ""), k=k,
+                                     exclude=recommender.behaviour.interacted.get(name, ()), boost=rules,
+                                     explain=explain)
+        rows.append({"user": name, "recommendations": [r.as_dict() for r in recs]})
+    return rows
+
+
+def recommend_users(settings: dict[str, Any], options: dict[str, Any], users: Sequence[str]) -> list[dict[str, Any]]:
+    """``--all-users --workers N``: one task in a worker process."""
+    recommender = _worker_recommender(json.dumps(settings, sort_keys=True), options["model"], options["items"])
+    return user_rows(recommender, users, options["k"], parse_boost(options["boost"] or []), options["explain"])
+
+
+@functools.lru_cache(maxsize=1)
+def _worker_recommender(settings: str, model: str | None, items: str | None) -> Recommender:
+    """The recommender of a worker process, loaded by its first task and kept for the others
+    (embedding the catalogue is the expensive part)."""
+    from core.models import quiet_transformers
+    from core.settings import load_settings
+
+    quiet_transformers()
+    suite = Suite.create(load_settings(**json.loads(settings)))
+    return suite.scenarios.get("recommendation").recommender(suite, model, items)
 
 
 def parse_boost(specs: Sequence[str]) -> dict[str, float]:
