@@ -68,6 +68,8 @@ def skip_reason(words: list[str], cwd: Path, trained: set[str]) -> str | None:
         return f"uses the model of a {name} training the README shows as a template"
     if words[1:3] == ["models", "activate"] and words[3] not in trained:
         return f"activates '{words[3]}', which the README does not train"
+    if words[1:3] == ["models", "compare"] and any(w.split(":")[0] not in trained for w in words[3:5]):
+        return "compares models the README does not train (or trains as a template)"
     if TEMPLATE.search(line):
         return "a template (optional parts, alternatives, a key or an id to fill in)"
     if any(marker in line for marker in NEVER_ENDS):
