@@ -40,13 +40,14 @@ def compare_models(first: ModelEntry, second: ModelEntry) -> dict[str, Any]:
     a, b = describe(first), describe(second)
     rows = [{"measure": "model", "A": a["model"], "B": b["model"]}]
     for metric in [m for m in SHOWN_METRICS if m in a["metrics"] or m in b["metrics"]]:
-        rows.append({"measure": metric, "A": _fmt(a["metrics"].get(metric)), "B": _fmt(b["metrics"].get(metric))})
+        rows.append({"measure": f"{metric} (validation)", "A": _fmt(a["metrics"].get(metric)),
+                     "B": _fmt(b["metrics"].get(metric))})
     rows.append({"measure": "texts/s", "A": _speed(a), "B": _speed(b)})
     if a["texts_per_second"] and b["texts_per_second"]:
         rows.append({"measure": "speed B/A", "A": "", "B": f"{b['texts_per_second'] / a['texts_per_second']:.2f}x"})
-    for key, label in (("size_mb", "size MB"), ("layers", "layers"), ("encoder", "encoder"), ("teacher", "teacher"),
-                       ("active", "active")):
-        rows.append({"measure": label, "A": _fmt(a[key]), "B": _fmt(b[key])})
+    rows.append({"measure": "size MB", "A": _fmt(a["size_mb"], "{:.1f}"), "B": _fmt(b["size_mb"], "{:.1f}")})
+    for key in ("layers", "encoder", "teacher", "active"):
+        rows.append({"measure": key, "A": _fmt(a[key]), "B": _fmt(b[key])})
     return {"A": a, "B": b, "table": rows}
 
 
@@ -62,11 +63,11 @@ def _speed(side: dict[str, Any]) -> str:
     return "not measured" if value is None else f"{value:.1f} ({side['precision']})"
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, number: str = "{:.4f}") -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:.4f}"
+        return number.format(value)
     return str(value)
