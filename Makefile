@@ -12,7 +12,7 @@ HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install test test-all demo bench bench-serving clean
+.PHONY: install test test-all demo bench bench-serving bench-distill clean
 
 install: $(STAMP)
 
@@ -71,6 +71,15 @@ bench: install
 	$(BIN)/python -m bench.ner --dataset wnut17 --data $(DATA)/wnut17
 	$(BIN)/python -m bench.ner --dataset weibo --data $(DATA)/weibo_ner
 	$(BIN)/python -m bench.multilingual speed --data $(DATA)/chinese_sentiment
+
+# Larger encoders, distillation and explanation faithfulness on PhraseBank AllAgree (issues #17-#19):
+# the teacher and the direct fine-tune are registered in BENCH_HOME and reused by the next steps.
+BENCH_HOME ?= .bench-home
+bench-distill: install
+	$(BIN)/python -m bench.phrasebank --data $(DATA)/financial_phrasebank --home $(BENCH_HOME) --model all-mpnet-base-v2
+	$(BIN)/python -m bench.phrasebank --data $(DATA)/financial_phrasebank --home $(BENCH_HOME)
+	$(BIN)/python -m bench.distill --data $(DATA)/financial_phrasebank --home $(BENCH_HOME)
+	$(BIN)/python -m bench.explanations --dataset phrasebank --data $(DATA)/financial_phrasebank --home $(BENCH_HOME) --model phrasebank-default
 
 # Serving: p50/p95/p99 and throughput with and without micro-batching, 64 concurrent clients.
 bench-serving: install
