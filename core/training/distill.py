@@ -75,7 +75,7 @@ class SoftTargets:
     temperature: float
     alpha: float
 
-    def attach(self, head: TaskHead, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def attach(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The student's feature rows with the teacher's logits beside them (per position of
         the student's own tokens for token heads: a word's first sub-token gets its row)."""
         out = []

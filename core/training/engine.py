@@ -238,7 +238,7 @@ def fine_tune(
     trainer_class: Any = SuiteTrainer
     extra: dict[str, Any] = {}
     if soft_targets is not None:
-        train_rows, collate = soft_targets.attach(head, train_rows), teacher_collate(collate)
+        train_rows, collate = soft_targets.attach(train_rows), teacher_collate(collate)
         trainer_class, extra = DistillTrainer, {"soft_targets": soft_targets}
 
     args = TrainingArguments(
