@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from core.alerts import AlertSink
     from core.app import Suite
+    from core.console import ConsolePage
     from core.data.base import DataAdapter
     from core.heads import TaskHead
     from core.scenarios import Scenario
@@ -124,6 +125,25 @@ def register_routes(register: Callable[[APIRouter], None], suite: Suite) -> None
         versioned prefix such as ``/v1/<scenario>``. Its routes require an API key unless
         the server runs with ``--no-auth``.
     :param suite: the running :class:`core.Suite` (settings, store, registries).
+    :returns: nothing.
+    """
+
+
+@hookspec
+def register_ui(register: Callable[[ConsolePage], None], suite: Suite) -> None:
+    """Add pages to the operations console (``/ui``) that ``suite serve`` runs.
+
+    Called once per server process while the app is assembled, after the core's pages. A
+    page's routes are server-rendered HTML: render with ``core.console.render(request,
+    "<name>/page.html", ...)`` (templates extend ``"base.html"``), take the signed-in user with
+    the ``core.console.SignedIn`` dependency, and guard changes with
+    ``core.console.requires_role("operator")`` (which also checks the form's CSRF token) and
+    record them with ``core.console.audit``. See docs/plugins.md.
+
+    :param register: call ``register(page)`` with a :class:`core.console.ConsolePage`: its
+        ``name`` is the URL segment (``/ui/<name>/``) and the template prefix, ``title`` the
+        navigation entry, ``router`` a ``fastapi.APIRouter`` with paths relative to it.
+    :param suite: the running :class:`core.Suite`.
     :returns: nothing.
     """
 

@@ -27,14 +27,17 @@ def register(app: typer.Typer) -> None:
     def create(
         ctx: typer.Context,
         name: Annotated[str, typer.Argument(help="Who or what uses the key, e.g. 'crm-prod'.")],
+        role: Annotated[str, typer.Option("--role", help=(
+            "viewer: predictions, replies and reading the console; operator: also acknowledge and silence alerts, "
+            "relabel turns; admin: also activate model versions."))] = "viewer",
         json_output: JsonFlag = False,
     ) -> None:
         """Make a key and print its secret: the only time it is shown (the store keeps a hash)."""
-        entry, secret = get_suite(ctx).store.create_api_key(name)
+        entry, secret = get_suite(ctx).store.create_api_key(name, role)
         if json_output:
             print_json(key_row(entry) | {"key": secret})
             return
-        err().print(f"created key {entry.id} '{entry.name}' ({entry.prefix}...). Save it now: it is not shown again.",
+        err().print(f"created {entry.role} key {entry.id} '{entry.name}' ({entry.prefix}...). Save it now: it is not shown again.",
                     highlight=False, markup=False)
         typer.echo(secret)  # alone on stdout, so KEY=$(suite keys create NAME) works
 
@@ -42,7 +45,7 @@ def register(app: typer.Typer) -> None:
     def list_keys(ctx: typer.Context, json_output: JsonFlag = False) -> None:
         """Every key: id, name, prefix, created, revoked (never the secret)."""
         rows = [key_row(entry) for entry in get_suite(ctx).store.list_api_keys()]
-        display_table(["id", "name", "prefix", "status", "created_at", "revoked_at"], rows, json_output=json_output,
+        display_table(["id", "name", "role", "prefix", "status", "created_at", "revoked_at"], rows, json_output=json_output,
                       empty="no API keys yet: create one with 'suite keys create NAME'")
 
     @group.command("revoke")

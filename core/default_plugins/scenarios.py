@@ -159,7 +159,8 @@ class ClassificationScenario(Scenario):
             path = save_model(outcome.model, outcome.tokenizer, head, suite.settings.models_dir / name / f"run-{run_id}",
                               config.max_length, inference=inference,
                               extra={"encoder": {"spec": encoder.spec, **reading.as_dict()}}
-                              | ({"teacher": teacher.spec} if teacher else {}))
+                              | ({"teacher": teacher.spec} if teacher else {})
+                              | ({"baseline": before} if before else {}))  # the console's before/after table
             compared = teacher.compare(suite, path, eval_examples) if teacher else None
         except KeyboardInterrupt:
             store.finish_run(run_id, "interrupted", error="stopped by the user; continue with --resume")

@@ -46,10 +46,10 @@ under `/v1` and to plugin routes. Errors are JSON: `{"error": "...", "detail": [
 def create_app(suite: Suite, *, auth: bool = True, max_batch: int = 32, max_wait_ms: float = 5.0,
                preload: Sequence[str] = (), poll_interval_s: float = 2.0, key_cache_s: float = 2.0,
                max_body_bytes: int = MAX_BODY_BYTES, metrics_auth: bool = False, threads: int | None = None,
-               rate_limit: float = 0.0) -> FastAPI:
+               rate_limit: float = 0.0, console: bool = True) -> FastAPI:
     """The server app for ``suite``; see ``suite serve --help`` for the options (``threads``:
     torch's intra-op threads in this process; ``None`` leaves torch's default; ``rate_limit``:
-    requests a second per API key and worker, 0 for none)."""
+    requests a second per API key and worker, 0 for none; ``console``: serve the web console at /ui)."""
     configure_logging()
     metrics = Metrics()
     models = ModelCache(suite, metrics, max_batch=max_batch, max_wait_ms=max_wait_ms, poll_interval_s=poll_interval_s)
@@ -66,6 +66,10 @@ def create_app(suite: Suite, *, auth: bool = True, max_batch: int = 32, max_wait
     for router in plugin_routers(suite):  # documented like the core's: 401 without a key, errors as ErrorBody
         app.include_router(router, dependencies=keys, responses=error_responses(*((401, 422) if auth else (422,))))
     add_error_handlers(app)
+    if console:
+        from core.console.pages import mount_console
+
+        mount_console(app, suite)  # /ui: signs in with the same keys, whatever ``auth`` says
     app.add_middleware(ServingMiddleware, metrics=metrics, max_body_bytes=max_body_bytes)
     return app
 

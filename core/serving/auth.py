@@ -76,6 +76,26 @@ class RateLimiter:
         return (1 - tokens) / self.rate
 
 
+def requires(role: str) -> Callable[[Request], Awaitable[None]]:
+    """A dependency for routes that change things: 403 unless the caller's key has ``role``
+    (viewer < operator < admin). Servers run with ``--no-auth`` (loopback only) admit all."""
+
+    async def check_role(request: Request) -> None:
+        key: ApiKeyEntry | None = getattr(request.state, "api_key", None)
+        if key is not None and not key.can(role):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"key {key.prefix}... has the {key.role} role; this needs {role} "
+                                                           f"(suite keys create NAME --role {role})")
+
+    return check_role
+
+
+def audit(request: Request, action: str, target: str, detail: dict | None = None) -> None:
+    """Write a change made through the JSON API to the audit log, with the calling key."""
+    key: ApiKeyEntry | None = getattr(request.state, "api_key", None)
+    actor, role = (key.label, key.role) if key is not None else ("no key (--no-auth)", "admin")
+    request.app.state.serving.suite.store.audit(actor, role, action, target, detail, via="api")
+
+
 def key_dependency(store: Callable[[], Store], *, cache_s: float = 2.0,
                    rate_limit: float = 0.0) -> Callable[..., Awaitable[None]]:
     """A FastAPI dependency that admits live keys within their rate (429 with Retry-After
@@ -95,6 +115,7 @@ def key_dependency(store: Callable[[], Store], *, cache_s: float = 2.0,
         if entry is None:
             raise unauthorized(INVALID)
         request.state.key_prefix = entry.prefix
+        request.state.api_key = entry
         wait = limiter.wait(entry.prefix)
         if wait:
             raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, f"key {entry.prefix}: over {limiter.rate:g} requests a second",

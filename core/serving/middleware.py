@@ -52,8 +52,9 @@ JSON_BODY_TYPES = {b"", b"application/x-www-form-urlencoded", b"text/plain"}  # 
 
 def _json_by_default(scope: Scope) -> Scope:
     """Every route takes JSON: a POST whose content type is missing, curl -d's form default or
-    text/plain is read as JSON, so `curl -d '{"text": ...}'` works as the README shows."""
-    if scope.get("method") != "POST":
+    text/plain is read as JSON, so `curl -d '{"text": ...}'` works as the README shows. The
+    console's HTML forms (under /ui) keep their form encoding."""
+    if scope.get("method") != "POST" or scope.get("path", "").startswith("/ui/"):
         return scope
     headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-type"]
     declared = next((v.split(b";")[0].strip().lower() for k, v in scope.get("headers", []) if k == b"content-type"), b"")

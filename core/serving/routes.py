@@ -6,12 +6,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 
 from core.app import Suite
 from core.errors import ModelNotFoundError, UnknownNameError
+from core.serving.auth import audit, requires
 from core.serving.batching import BatcherClosed
 from core.serving.metrics import CONTENT_TYPE, Metrics
 from core.serving.models import ModelCache, NotServableError
@@ -96,6 +97,21 @@ def model_routes(state: ServingState) -> APIRouter:
         if not request.scores:
             predictions = [{k: v for k, v in p.items() if k != "scores"} for p in predictions]
         return JSONResponse({"model": name, "version": version, "predictions": predictions})
+
+    @router.post("/models/{name}/activate", response_model=ModelInfo, dependencies=[Depends(requires("admin"))],
+                 summary="Make a version the active one (admin keys).",
+                 description="Servers swap to it within --reload-interval seconds; no request is dropped.",
+                 responses=error_responses(*([401, 403] if state.auth else []), 404, 422))
+    def activate(request: Request, name: ModelName,
+                 version: Annotated[int, Body(embed=True, ge=1, description="The version to activate.")]) -> ModelInfo:
+        try:
+            entry = state.suite.store.activate_model(name, version)
+        except UnknownNameError as exc:
+            raise HTTPException(404, detail=str(exc)) from None
+        audit(request, "activate model", f"{entry.name} v{entry.version}")
+        return ModelInfo(name=entry.name, version=entry.version, scenario=entry.scenario, active=entry.active,
+                         loaded=state.models.loaded().get(entry.name) == entry.version, metrics=_finite(entry.metrics),
+                         created_at=entry.created_at)
 
     return router
 

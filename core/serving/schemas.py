@@ -127,6 +127,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     described = {
         400: "The body could not be read.",
         401: "No key, an unknown key or a revoked key.",
+        403: "The key's role does not allow this (suite keys create NAME --role operator|admin).",
         404: "No model of that name in the registry.",
         413: f"Body over {MAX_BODY_BYTES:,} bytes.",
         422: "The body does not match the schema, or the model does not take texts.",

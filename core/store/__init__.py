@@ -33,14 +33,16 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from core.errors import StoreError, UnknownNameError, UsageError
-from core.store.schema import RUN_STATUSES, ApiKey, Model, Run, RunMetric, utcnow
+from core.store.schema import ROLES, RUN_STATUSES, ApiKey, AuditLog, Model, Run, RunMetric, utcnow
 
 __all__ = [
     "ApiKeyEntry",
+    "AuditEntry",
     "CORE_VERSIONS_DIR",
     "EpochEntry",
     "MIGRATIONS_DIR",
     "ModelEntry",
+    "ROLES",
     "RunEntry",
     "Store",
     "alembic_config",
@@ -112,14 +114,35 @@ class ApiKeyEntry:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    role: str = "viewer"
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
 
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.prefix}...)"
+
+    def can(self, role: str) -> bool:
+        """Whether this key's role includes ``role`` (viewer < operator < admin)."""
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    target: str
+    detail: dict[str, Any] | None
+    via: str
+
 
 def _key_entry(row: ApiKey) -> ApiKeyEntry:
-    return ApiKeyEntry(row.id, row.name, row.prefix, row.created_at, row.revoked_at)
+    return ApiKeyEntry(row.id, row.name, row.prefix, row.created_at, row.revoked_at, row.role)
 
 
 def hash_api_key(secret: str) -> str:
@@ -549,11 +572,13 @@ class Store:
 
     # -- API keys ----------------------------------------------------------------------
 
-    def create_api_key(self, name: str) -> tuple[ApiKeyEntry, str]:
+    def create_api_key(self, name: str, role: str = "viewer") -> tuple[ApiKeyEntry, str]:
         """A new key named ``name`` and its secret: the only time the secret exists in clear."""
         name = name.strip()
         if not name or name.isdigit() or len(name) > 200:
             raise UsageError(f"key name '{name}': use 1-200 characters, not only digits (ids are numbers)")
+        if role not in ROLES:
+            raise UsageError(f"--role: expected one of {', '.join(ROLES)}, got '{role}'")
         secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
 
         def work(s: Session) -> ApiKeyEntry:
@@ -561,7 +586,8 @@ class Store:
             if live is not None:
                 raise UsageError(f"a live key named '{name}' exists (id {live.id})",
                                  hint=f"revoke it first (suite keys revoke {live.id}) or pick another name")
-            row = ApiKey(name=name, prefix=secret[:API_KEY_SHOWN], key_hash=hash_api_key(secret), created_at=utcnow())
+            row = ApiKey(name=name, prefix=secret[:API_KEY_SHOWN], key_hash=hash_api_key(secret), created_at=utcnow(),
+                         role=role)
             s.add(row)
             s.flush()
             return _key_entry(row)
@@ -590,6 +616,27 @@ class Store:
         with self._read() as s:
             row = s.scalar(query)
             return _key_entry(row) if row is not None else None
+
+    def get_api_key(self, key_id: int) -> ApiKeyEntry | None:
+        """The key with this id if it is still live (a console session refers to its key by id)."""
+        with self._read() as s:
+            row = s.get(ApiKey, key_id)
+            return _key_entry(row) if row is not None and row.revoked_at is None else None
+
+    # -- audit -------------------------------------------------------------------------
+
+    def audit(self, actor: str, role: str, action: str, target: str, detail: dict[str, Any] | None = None, *,
+              via: str = "console") -> None:
+        """Record a change (``action`` on ``target``, e.g. "activate" on "banking77 v3") by ``actor``
+        (a key's :attr:`ApiKeyEntry.label`)."""
+        row = AuditLog(at=utcnow(), actor=actor[:220], role=role, action=action, target=target[:500], detail=detail,
+                       via=via)
+        self._write(lambda s: s.add(row))
+
+    def list_audit(self, limit: int = 100, offset: int = 0) -> list[AuditEntry]:
+        query = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit).offset(offset)
+        with self._read() as s:
+            return [AuditEntry(r.id, r.at, r.actor, r.role, r.action, r.target, r.detail, r.via) for r in s.scalars(query)]
 
     @staticmethod
     def _api_key(s: Session, id_or_name: str) -> ApiKey:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 RUN_STATUSES = ("running", "completed", "failed", "interrupted")
+ROLES = ("viewer", "operator", "admin")  # each can do what the ones before it can (core.serving.auth)
 
 # Named constraints, so later migrations (and SQLite batch mode) can refer to them by name.
 NAMING_CONVENTION = {
@@ -157,3 +158,19 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    role: Mapped[str] = mapped_column(String(20), default="viewer", server_default="operator")
+
+
+class AuditLog(Base):
+    """A change made through the console or the JSON API: who (key name and prefix), when, what."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(220))
+    role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(500))
+    detail: Mapped[dict[str, Any] | None]
+    via: Mapped[str] = mapped_column(String(20))  # "console" or "api"

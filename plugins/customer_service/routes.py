@@ -10,10 +10,11 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 
 from core import CleanStr, SuiteError, UnknownNameError, UsageError
+from core.serving.auth import audit, requires
 from core.serving.schemas import Explanation
 from plugins.customer_service.config import MAX_TEXT_BYTES, service_config
 from plugins.customer_service.service import MAX_SESSION_CHARS, CustomerService
@@ -113,8 +114,9 @@ def build_router(suite: Suite) -> APIRouter:
                                explain=body.explain)
         return ReplyResponse(**answer.as_dict())
 
-    @router.post("/feedback", response_model=FeedbackResponse, summary="Correct the intent of a logged turn")
-    def feedback(body: FeedbackRequest) -> FeedbackResponse:
+    @router.post("/feedback", response_model=FeedbackResponse, summary="Correct the intent of a logged turn (operator keys)",
+                 dependencies=[Depends(requires("operator"))])
+    def feedback(request: Request, body: FeedbackRequest) -> FeedbackResponse:
         """Record the right intent for a turn; ``suite cs export`` turns corrections into training data."""
         try:
             done = ConversationLog(suite.store).add_feedback(body.turn_id, body.intent, note=body.note, source="http")
@@ -122,6 +124,7 @@ def build_router(suite: Suite) -> APIRouter:
             raise HTTPException(404, detail=str(exc)) from None
         except UsageError as exc:
             raise HTTPException(422, detail=str(exc)) from None
+        audit(request, "relabel turn", f"turn {body.turn_id}", {"intent": body.intent})
         return FeedbackResponse(**done)
 
     return router
