@@ -520,6 +520,40 @@ def _check_migrations(harness: IsolatedSuite, caller: Callable[..., Any], core: 
             report.fail(f"{hook}: a blank database does not upgrade: {_one_line(exc)}")
 
 
+def _check_ui(harness: IsolatedSuite, caller: Callable[..., Any], core: dict[str, set[str]], report: ConformanceReport) -> None:
+    """Pages are ConsolePages with names of their own, and each one's home answers a signed-in
+    viewer with HTML (before any model is trained: its empty state)."""
+    from fastapi import APIRouter
+    from fastapi.testclient import TestClient
+
+    from core.console import ConsolePage
+    from core.console.pages import PAGE_NAME, RESERVED_PAGES
+    from core.serving import create_app
+
+    hook = "register_ui"
+    before = len(report.failures)
+    pages = _collect(caller, report, hook, suite=harness.suite)
+    for page in pages:
+        if not isinstance(page, ConsolePage):
+            report.fail(f"{hook}: expected a core.console.ConsolePage, got {page!r}")
+        elif not PAGE_NAME.match(page.name) or page.name in RESERVED_PAGES:
+            report.fail(f"{hook}: page name '{page.name}': use lowercase letters, digits and dashes, not one of "
+                        f"{', '.join(sorted(RESERVED_PAGES))}")
+        elif not isinstance(page.router, APIRouter) or not page.router.routes:
+            report.fail(f"{hook}: page '{page.name}' needs a fastapi.APIRouter with routes")
+        elif page.templates is not None and not Path(page.templates).is_dir():
+            report.fail(f"{hook}: page '{page.name}': templates folder {page.templates} does not exist")
+    if len(report.failures) > before:
+        return
+    _, key = harness.suite.store.create_api_key("conformance", "viewer")
+    with TestClient(create_app(harness.suite, poll_interval_s=0)) as client:
+        client.post("/ui/login", data={"key": key, "next": "/ui/"})
+        for page in pages:
+            answer = client.get(page.url)
+            if answer.status_code != 200 or not answer.headers.get("content-type", "").startswith("text/html"):
+                report.fail(f"{hook}: {page.url} answered {answer.status_code} to a signed-in viewer, not an HTML page")
+
+
 HOOK_CHECKS: dict[str, Callable[[IsolatedSuite, Callable[..., Any], dict[str, set[str]], ConformanceReport], None]] = {
     "register_data_adapters": _check_adapters,
     "register_task_heads": _check_heads,
@@ -529,6 +563,7 @@ HOOK_CHECKS: dict[str, Callable[[IsolatedSuite, Callable[..., Any], dict[str, se
     "register_commands": _check_commands,
     "register_alert_sinks": _check_sinks,
     "register_migrations": _check_migrations,
+    "register_ui": _check_ui,
 }
 
 

@@ -171,6 +171,12 @@ class Broken:
     def register_alert_sinks(self, register):
         raise RuntimeError("sink config missing")
 
+    @hookimpl
+    def register_ui(self, register, suite):
+        from core.console import ConsolePage
+
+        register(ConsolePage("models", "Mine", APIRouter()))
+
 
 def test_conformance_lists_every_broken_promise():
     with pytest.raises(AssertionError) as raised:
@@ -186,9 +192,10 @@ def test_conformance_lists_every_broken_promise():
         "register_commands: command 'train' shadows the core's 'suite train'",
         "register_migrations: expected the folder of Alembic revision files",
         "register_alert_sinks raised RuntimeError: sink config missing",
+        "register_ui: page name 'models': use lowercase letters, digits and dashes, not one of",
     ]:
         assert expected in message, message
-    assert message.startswith("plugin 'broken' breaks 9 promise(s)")
+    assert message.startswith("plugin 'broken' breaks 10 promise(s)")
 
 
 class Typo:
@@ -284,10 +291,10 @@ def test_scaffolded_plugin_installs_passes_its_tests_and_trains(
     own = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=target,
                          capture_output=True, text=True, env={**os.environ, "SUITE_TEST_TINY_MODEL": str(tiny_model)})
     assert own.returncode == 0, own.stdout[-4000:] + own.stderr[-2000:]
-    assert "3 passed" in own.stdout  # among them check_plugin's train -> run round trip
+    assert "4 passed" in own.stdout  # among them check_plugin's train -> run round trip and the console page
 
     monkeypatch.syspath_prepend(str(target))  # the editable install's finder only starts with a new interpreter
-    assert check_plugin(importlib.import_module(package), train=False).checked == ["register_scenarios", "cli"]
+    assert check_plugin(importlib.import_module(package), train=False).checked == ["register_scenarios", "register_ui", "cli"]
 
 
 def check_cli(name: str, samples: Path, tiny_model: Path) -> None:
@@ -295,7 +302,7 @@ def check_cli(name: str, samples: Path, tiny_model: Path) -> None:
     listed = subprocess.run([*suite_command(), "plugins", "list", "--json"], capture_output=True, text=True)
     assert listed.returncode == 0, listed.stderr
     plugin = {p["name"]: p for p in json.loads(listed.stdout)}[name]
-    assert (plugin["status"], plugin["version"], plugin["hooks"]) == ("ok", "0.1.0", ["register_scenarios"])
+    assert (plugin["status"], plugin["version"], plugin["hooks"]) == ("ok", "0.1.0", ["register_scenarios", "register_ui"])
 
     trained = subprocess.run([*suite_command(), "train", name, "--train", str(samples / "train.csv"), "--model",
                               str(tiny_model), "--epochs", "1", "--batch-size", "16", "--no-baseline", "--json"],

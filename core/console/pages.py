@@ -3,6 +3,7 @@ pages are put on the app (:func:`mount_console`)."""
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from core.app import Suite
 
 HERE = Path(__file__).parent
+PAGE_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")  # a URL segment and a template prefix
+RESERVED_PAGES = frozenset({"login", "logout", "models", "audit", "static"})  # the core's own
 ROLE_TITLES = {"viewer": "Viewer", "operator": "Operator", "admin": "Admin"}
 
 
@@ -96,8 +99,7 @@ def plugin_pages(suite: Suite) -> list[ConsolePage]:
     pages: list[ConsolePage] = []
     suite.pm.hook.register_ui(register=pages.append, suite=suite)
     names = [p.name for p in pages]
-    reserved = {"login", "logout", "models", "audit", "static"}
-    clash = sorted({n for n in names if names.count(n) > 1 or n in reserved})
+    clash = sorted({n for n in names if names.count(n) > 1 or n in RESERVED_PAGES})
     if clash:
         raise ValueError(f"console pages with the same or a reserved name: {', '.join(clash)}")
     return sorted(pages, key=lambda p: (p.order, p.title))

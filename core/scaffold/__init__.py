@@ -24,6 +24,8 @@ FILES = {
     ".gitignore": "gitignore.tmpl",
     "{package}/__init__.py": "plugin_init.py.tmpl",
     "{package}/scenario.py": "scenario.py.tmpl",
+    "{package}/console.py": "console.py.tmpl",
+    "{package}/templates/home.html": "home.html.tmpl",
     "{package}/samples/train.csv": "train.csv.tmpl",
     "{package}/samples/input.txt": "input.txt.tmpl",
     "tests/conftest.py": "conftest.py.tmpl",

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -136,8 +136,12 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _server_error)
 
 
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     errors = list(exc.errors())
+    if request.url.path.startswith("/ui/") and hasattr(request.app.state, "console"):
+        from core.console.pages import render
+
+        return render(request, "error.html", status=422, title="Check the form", message=validation_summary(errors))
     detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
               for e in errors]  # never the input back: it may be huge, or secret
     return JSONResponse({"error": validation_summary(errors), "detail": detail}, status_code=422)
@@ -157,7 +161,12 @@ def validation_summary(errors: Sequence[Any]) -> str:
     return f"{where}: {first.get('msg', 'invalid')}{more}"
 
 
-async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if request.url.path.startswith("/ui/") and hasattr(request.app.state, "console"):  # people, not programs
+        from core.console.pages import render
+
+        return render(request, "error.html", status=exc.status_code, title=_phrase(exc.status_code) or "Error",
+                      message=f"{exc.detail}: {request.url.path}" if exc.status_code == 404 else str(exc.detail))
     message = str(exc.detail)
     if message == _phrase(exc.status_code):  # Starlette's bare "Not Found" and the like
         message = f"{message}: {request.method} {request.url.path}"
