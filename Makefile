@@ -25,10 +25,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	@touch $(STAMP)
 
-test: install
+# axe-core (npm) for the console's accessibility checks in Chromium (tests/test_console_browser.py)
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/browser --no-audit --no-fund && touch $(AXE); \
+	else echo "no npm: the console's browser tests will skip (apt-get install npm)"; fi
+
+test: install $(AXE)
 	$(BIN)/pytest -q
 
-test-all: install
+test-all: install $(AXE)
 	$(BIN)/pytest -q -m ""
 
 # The finance monitor on invented data: train the two-headed model (about a minute on a

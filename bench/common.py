@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 import resource
 import subprocess
 import sys
@@ -53,3 +55,70 @@ def ensure_installed(model: str, home: Path) -> None:
     entry = find_entry(model)
     if entry is not None and installed_path(entry, home) is None:
         install_model(entry, home)
+
+
+def cpu_name() -> str:
+    """What the figures were measured on, e.g. "Intel(R) Xeon(R) Processor, 2 cores, AMX (bf16, int8)"."""
+    import os
+    import platform
+
+    from core.devices import detect_device
+
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+    except (OSError, StopIteration):
+        flags = ""
+    features = ("AMX" if "amx_bf16" in flags else "AVX-512 BF16" if "avx512_bf16" in flags
+                else "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "")
+    return f"{name}, {os.cpu_count()} cores{', ' + features if features else ''}, torch {detect_device().name}"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve(home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Iterator[tuple[str, Path]]:
+    """``suite serve`` for ``home`` in a subprocess: ``(url, log file)`` once /health answers."""
+    import os
+    import time
+
+    import httpx
+
+    port = free_port()
+    log = home / f"server-{port}.log"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SUITE_")} | {
+        "SUITE_HOME": str(home), "HF_HUB_OFFLINE": "1"} | (env or {})
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "core.cli.app", "serve", "--port", str(port), *args],
+                                stdout=out, stderr=subprocess.STDOUT, env=environment)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"server exited with {proc.returncode}; see {log}")
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"server not up after {timeout:.0f} s; see {log}")
+            time.sleep(0.2)
+        yield url, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -17,7 +17,6 @@ import csv
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.common import read_banking77, table
+from bench.common import free_port, read_banking77, table
 
 MODEL = "banking77"
 HOST = "127.0.0.1"
@@ -66,12 +65,6 @@ def write_csv(path: Path, examples: list[Any]) -> Path:
         writer.writerow(["text", "label"])
         writer.writerows((ex.text, ex.label) for ex in examples)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def start_server(home: Path, max_batch: int, max_wait_ms: float, threads: int | None) -> tuple[subprocess.Popen[bytes], int]:

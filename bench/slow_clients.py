@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,16 +27,10 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import table
+from bench.common import free_port, table
 
 REPO = Path(__file__).resolve().parent.parent
 REQUEST = b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"x" * 500 + b"\r\n\r\n"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(home: Path, read_timeout: float) -> tuple[subprocess.Popen, str]:

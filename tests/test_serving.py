@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -17,7 +16,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -32,8 +30,8 @@ from core.plugins import make_plugin_manager
 from core.settings import Settings
 from core.store import Store
 from core.testing import check_explanation
+from servers import Server, start_suite_server
 
-REPO = Path(__file__).resolve().parents[1]
 POSITIVE = ["the refund arrived quickly", "thanks for the fast help", "great app and kind staff",
             "my card works perfectly now", "lovely service today", "quick and friendly answer"]
 NEGATIVE = ["my card was declined again", "the transfer is still missing", "awful wait on the phone",
@@ -70,60 +68,9 @@ def home(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
     return home
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Server:
-    url: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def logs(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def access_lines(self) -> list[dict]:
-        lines = [json.loads(line) for line in self.logs().splitlines() if line.startswith("{")]
-        return [line for line in lines if "method" in line]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def server_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUITE_") or k.startswith("SUITE_TEST_")}
-    # The core's routes only: installed plugins' routes are their own tests' business.
-    return env | {"SUITE_HOME": str(home), "SUITE_LOAD_PLUGINS": "", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-
-
 def start_server(home: Path, *serve_args: str, root_args: tuple[str, ...] = (), ready_timeout: float = 90) -> Server:
-    """``suite serve`` in a subprocess; returns once /ready answers 200."""
-    port = free_port()
-    log = home / f"server-{port}.log"
-    command = [sys.executable, "-m", "core.cli.app", *root_args, "serve", "--port", str(port), *serve_args]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=server_env(home), cwd=REPO)
-    server = Server(f"http://127.0.0.1:{port}", proc, log)
-    deadline = time.monotonic() + ready_timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{server.logs()[-3000:]}")
-        try:
-            if httpx.get(server.url + "/ready", timeout=2).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    server.stop()
-    pytest.fail(f"server not ready after {ready_timeout} s:\n{server.logs()[-3000:]}")
+    """``suite serve`` on the core's routes only: installed plugins' routes are their own tests' business."""
+    return start_suite_server(home, *serve_args, root_args=root_args, ready_timeout=ready_timeout, plugins=False)
 
 
 @pytest.fixture(scope="module")
