@@ -1,8 +1,9 @@
 """Customer service: intent model, answer templates, retrieval fallback and escalation.
 
 Registers the Rasa NLU adapter, the ``customer-service`` scenario (train, evaluate, predict,
-run), ``suite cs ...`` commands, the ``/v1/customer-service`` routes and the conversation
-log's tables (migration branch ``customer_service``).
+run), ``suite cs ...`` commands, the ``/v1/customer-service`` routes, the console's review
+queue (``/ui/customer-service``) and the conversation log's tables (migration branch
+``customer_service``).
 """
 
 from core import hookimpl
@@ -33,6 +34,13 @@ def register_routes(register, suite):
     from plugins.customer_service.routes import build_router
 
     register(build_router(suite))
+
+
+@hookimpl
+def register_ui(register, suite):
+    from plugins.customer_service.console import console_page
+
+    register(console_page(suite))
 
 
 @hookimpl

@@ -9,7 +9,6 @@ are fitted on the validation split and written beside the weights (``customer_se
 from __future__ import annotations
 
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Optional

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Integer, MetaData, String, Table, Text, func, insert, select, update
+from sqlalchemy import (JSON, Boolean, Column, ColumnElement, Float, ForeignKey, Integer, MetaData, String, Table, Text,
+                        and_, func, insert, not_, or_, select, update)
 from sqlalchemy.orm import Session
 
 from core import UnknownNameError, UsageError
@@ -20,6 +21,9 @@ from core.store.schema import UTCDateTime, utcnow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MAX_INTENT_CHARS = 200
+# Why a turn is in the console's review queue (``review_queue``): key -> what people read.
+REVIEW_REASONS = {"escalated": "Escalated", "low-confidence": "Low confidence", "out-of-scope": "Out of scope",
+                  "negative-feedback": "Negative feedback"}
 
 metadata = MetaData()
 sessions = Table(
@@ -155,6 +159,87 @@ class ConversationLog:
             rows = [_export_row(r, r["label"], "corrected") for r in s.execute(corrected.order_by(turns.c.id)).mappings()]
             rows += [_export_row(r, "", "needs-label") for r in s.execute(uncorrected.order_by(turns.c.id)).mappings()]
         return _dedupe(rows)
+
+    # -- the review queue (the console's customer-service page) ----------------------------
+    def review_queue(self, reason: str | None = None, *, oos_label: str | None = None, limit: int = 50,
+                     offset: int = 0) -> list[dict[str, Any]]:
+        """Turns a person should look at, newest first: escalated, not confident (low confidence
+        or ambiguous), out of scope, or corrected to another intent (negative feedback); one
+        ``reason`` of :data:`REVIEW_REASONS`, or any of them. Each row says which apply
+        (``reasons``) and the turn's newest correction (``corrected``)."""
+        conditions = review_conditions(oos_label)
+        where = conditions[reason] if reason else or_(*conditions.values())
+        query = (select(turns.c.id, turns.c.session_id, turns.c.created_at, turns.c.text, turns.c.route, turns.c.intent,
+                        turns.c.confidence, turns.c.confident, turns.c.reason, latest_correction().label("corrected"))
+                 .where(where).order_by(turns.c.id.desc()).limit(limit).offset(offset))
+        with self.store.read() as s:
+            rows = [dict(r) for r in s.execute(query).mappings()]
+        for row in rows:
+            row["reasons"] = review_reasons(row, oos_label)
+        return rows
+
+    def review_counts(self, *, oos_label: str | None = None, cap: int = 1000) -> dict[str, int]:
+        """How many turns each review reason holds, counted up to ``cap`` (a bounded query
+        however long the log grows: the page shows "1000+")."""
+        counts = {}
+        with self.store.read() as s:
+            for key, condition in review_conditions(oos_label).items():
+                capped = select(turns.c.id).where(condition).limit(cap).subquery()
+                counts[key] = int(s.scalar(select(func.count()).select_from(capped)) or 0)
+        return counts
+
+    def corrections(self, turn_id: int, limit: int = 20) -> list[dict[str, Any]]:
+        """The intents people gave a turn, newest first (the first one is what export uses)."""
+        query = select(feedback).where(feedback.c.turn_id == turn_id).order_by(feedback.c.id.desc()).limit(limit)
+        with self.store.read() as s:
+            return [dict(r) for r in s.execute(query).mappings()]
+
+    def ticket_of(self, turn_id: int) -> dict[str, Any] | None:
+        """The hand-off ticket a turn opened, if it did."""
+        with self.store.read() as s:
+            row = s.execute(select(tickets).where(tickets.c.turn_id == turn_id).limit(1)).mappings().first()
+        return dict(row) if row is not None else None
+
+    def session_turns(self, session_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """A session's turns in the order they were said (its latest ``limit``)."""
+        query = (select(turns.c.id, turns.c.created_at, turns.c.text, turns.c.route, turns.c.intent, turns.c.confidence)
+                 .where(turns.c.session_id == session_id).order_by(turns.c.id.desc()).limit(limit))
+        with self.store.read() as s:
+            return [dict(r) for r in s.execute(query).mappings()][::-1]
+
+    def corrected_intents(self, limit: int = 500) -> dict[str, int]:
+        """Intents people have corrected turns to, with how many turns each (most first)."""
+        turns_corrected = func.count(func.distinct(feedback.c.turn_id))
+        query = (select(feedback.c.intent, turns_corrected.label("n")).group_by(feedback.c.intent)
+                 .order_by(turns_corrected.desc(), feedback.c.intent).limit(limit))
+        with self.store.read() as s:
+            return {r.intent: int(r.n) for r in s.execute(query)}
+
+
+def review_conditions(oos_label: str | None) -> dict[str, ColumnElement[bool]]:
+    """The SQL filter of each review reason (keys of :data:`REVIEW_REASONS`)."""
+    out_of_scope: ColumnElement[bool] = turns.c.reason.like("out of scope%")
+    if oos_label:
+        out_of_scope = or_(out_of_scope, func.coalesce(turns.c.intent, "") == oos_label)
+    corrected = latest_correction()  # the newest correction counts, as in export_rows
+    relabelled = and_(corrected.is_not(None), or_(turns.c.intent.is_(None), corrected != turns.c.intent))
+    return {"escalated": turns.c.route == "escalation", "low-confidence": and_(not_(turns.c.confident), not_(out_of_scope)),
+            "out-of-scope": out_of_scope, "negative-feedback": relabelled}
+
+
+def latest_correction() -> Any:
+    """The newest intent people gave a turn (a scalar subquery on ``cs_turns``; NULL for none)."""
+    return (select(feedback.c.intent).where(feedback.c.turn_id == turns.c.id)
+            .order_by(feedback.c.id.desc()).limit(1).scalar_subquery())
+
+
+def review_reasons(row: dict[str, Any], oos_label: str | None) -> list[str]:
+    """The review reasons that apply to a queue row (as :func:`review_conditions` decides them)."""
+    out_of_scope = row["reason"].startswith("out of scope") or bool(oos_label and row["intent"] == oos_label)
+    found = {"escalated": row["route"] == "escalation", "low-confidence": not row["confident"] and not out_of_scope,
+             "out-of-scope": out_of_scope,
+             "negative-feedback": row.get("corrected") is not None and row["corrected"] != row["intent"]}
+    return [key for key, applies in found.items() if applies]
 
 
 EXPORT_COLUMNS = ["text", "label", "status", "turn_id", "predicted", "confidence", "route"]

@@ -1,7 +1,8 @@
 """Recommendation: text-based interest scoring and ranking.
 
 Registers the MovieLens items adapter, the ``interest-pair`` head (two-tower pair scorer),
-the ``recommendation`` scenario (train, evaluate, run) and the ``/v1/recommendation`` routes.
+the ``recommendation`` scenario (train, evaluate, run), the ``/v1/recommendation`` routes and
+the console's page (``/ui/recommendation``).
 """
 
 from core import hookimpl
@@ -32,3 +33,10 @@ def register_routes(register, suite):
     from plugins.recommendation.routes import build_router
 
     register(build_router(suite))
+
+
+@hookimpl
+def register_ui(register, suite):
+    from plugins.recommendation.console import console_page
+
+    register(console_page(suite))

@@ -3,13 +3,15 @@
 
 The recommender is loaded on the first request and again when another version of the model
 becomes active in the registry (``suite models activate``), so ``suite serve`` starts fast and
-picks up retrained models without a restart. Handlers are plain functions: FastAPI runs them
-in its thread pool, off the event loop.
+picks up retrained models without a restart; :func:`active_recommender` is the one loader of a
+suite, shared with the console's page (``console.py``). Handlers are plain functions: FastAPI
+runs them in its thread pool, off the event loop.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import TYPE_CHECKING, Annotated, Optional
 
 from fastapi import APIRouter, HTTPException, Query
@@ -59,16 +61,33 @@ class RecommendationResponse(BaseModel):
     recommendations: list[Recommended]
 
 
-class _Lazy:
+NO_MODEL = ("no recommendation model is trained yet; train one with: "
+            "suite train recommendation --items ITEMS --interactions INTERACTIONS [--users PROFILES]")
+
+
+class NoModelYet(UsageError):
+    """No recommendation model is registered yet."""
+
+
+class ActiveRecommender:
     """The active model's recommender, reloaded when the active version changes."""
 
     def __init__(self, suite: Suite) -> None:
-        self.suite = suite
+        self._suite = weakref.ref(suite)  # held weakly: the suite keys the shared loaders (below)
         self.lock = threading.Lock()
         self.version: int | None = None
         self.recommender: Recommender | None = None
 
+    @property
+    def suite(self) -> Suite:
+        suite = self._suite()
+        if suite is None:
+            raise RuntimeError("the suite of this recommender loader is gone")
+        return suite
+
     def get(self) -> tuple[int, Recommender]:
+        """(version, recommender); :class:`NoModelYet` before one is trained, another
+        :class:`SuiteError` when it cannot be loaded."""
         from pathlib import Path
 
         from plugins.recommendation.recommender import Recommender
@@ -77,25 +96,46 @@ class _Lazy:
         with self.lock:
             try:
                 entry = self.suite.store.get_model("recommendation")
-                if self.recommender is None or entry.version != self.version:
-                    folder = Path(entry.path)
-                    self.recommender = Recommender.load(folder, scenario.predictor(self.suite, str(folder)))
-                    self.version = entry.version
-            except SuiteError as exc:
-                raise HTTPException(503, detail=f"recommendation unavailable: {exc}") from None
+            except UnknownNameError:
+                raise NoModelYet(NO_MODEL) from None
+            if self.recommender is None or entry.version != self.version:
+                folder = Path(entry.path)
+                self.recommender = Recommender.load(folder, scenario.predictor(self.suite, str(folder)))
+                self.version = entry.version
             return self.version, self.recommender
+
+
+_loaders: weakref.WeakKeyDictionary[Suite, ActiveRecommender] = weakref.WeakKeyDictionary()
+_loaders_lock = threading.Lock()
+
+
+def active_recommender(suite: Suite) -> ActiveRecommender:
+    """The suite's one loader of the active recommender (the JSON API and the console share it,
+    so the model is in memory once)."""
+    with _loaders_lock:
+        loader = _loaders.get(suite)
+        if loader is None:
+            loader = _loaders[suite] = ActiveRecommender(suite)
+        return loader
+
+
+def _loaded(loader: ActiveRecommender) -> tuple[int, Recommender]:
+    try:
+        return loader.get()
+    except SuiteError as exc:
+        raise HTTPException(503, detail=f"recommendation unavailable: {exc}") from None
 
 
 def build_router(suite: Suite) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["recommendation"])
-    lazy = _Lazy(suite)
+    loader = active_recommender(suite)
 
     @router.get("/users/{user_id}", response_model=RecommendationResponse, summary="Recommendations for a known user",
                 responses={404: {"description": "Unknown user"}})
     def for_user(user_id: str, k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
                  explain: Annotated[bool, Query(description="Add the words behind each item.")] = False) -> RecommendationResponse:
         """Top ``k`` for a user the model knows (interactions or profile), seen items excluded."""
-        version, recommender = lazy.get()
+        version, recommender = _loaded(loader)
         try:
             liked = recommender.history_of(user_id)
         except UnknownNameError as exc:
@@ -108,7 +148,7 @@ def build_router(suite: Suite) -> APIRouter:
                  responses={404: {"description": "An item id not in the catalogue"}})
     def for_history(body: HistoryRequest) -> RecommendationResponse:
         """Top ``k`` for liked item ids and/or a profile: new users, anonymous sessions, what-ifs."""
-        version, recommender = lazy.get()
+        version, recommender = _loaded(loader)
         try:
             recs = recommender.recommend(liked=body.liked, profile=body.profile, k=body.k, exclude=body.exclude,
                                          candidates=body.candidates, boost=body.boost, explain=body.explain)
