@@ -615,12 +615,12 @@ def test_chinese_text_is_drawn_with_a_cjk_font(browser: Any, tmp_path: Path) -> 
 def test_highlights_carry_each_words_weight_as_colour_intensity() -> None:
     """Alert evidence keeps the explanation ({word, weight}); the report colours each word by
     its weight against the text's strongest reason, and says so on hover."""
-    from plugins.finance_sentiment.report import _highlight
+    from plugins.finance_sentiment.report import highlight
 
-    html = _highlight("Northwind shares fall after default warning",
-                      [{"word": "default", "start": 25, "end": 32, "weight": 0.6},
-                       {"word": "fall", "start": 17, "end": 21, "weight": 0.15}, {"word": "after", "weight": 0.5}])
+    html = highlight("Northwind shares fall after default warning",
+                     [{"word": "default", "start": 25, "end": 32, "weight": 0.6},
+                      {"word": "fall", "start": 17, "end": 21, "weight": 0.15}, {"word": "after", "weight": 0.5}])
     assert '<mark style="--w:1.00" title="weight 1.00 of the strongest">default</mark>' in html
     assert '<mark style="--w:0.25" title="weight 0.25 of the strongest">fall</mark>' in html
     assert ">after</mark>" not in html and " after " in html  # a stop word is never marked
-    assert _highlight("plain words", ["words"]).count('--w:1.00') == 1  # bare words (older evidence) weigh 1
+    assert highlight("plain words", ["words"]).count('--w:1.00') == 1  # bare words (older evidence) weigh 1

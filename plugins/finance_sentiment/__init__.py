@@ -1,8 +1,8 @@
 """Financial sentiment monitoring: topic and sentiment of news and comments, surges, alerts.
 
 Registers the ``sentence@label`` PhraseBank adapter, the ``sentiment-topic`` head, the
-``finance-sentiment`` and ``finance-monitor`` scenarios, ``suite finance ...`` commands and
-the monitor's tables.
+``finance-sentiment`` and ``finance-monitor`` scenarios, ``suite finance ...`` commands, the
+monitor's tables, the ``/v1/finance`` routes and the console's Finance page (``/ui/finance``).
 """
 
 from core import hookimpl
@@ -41,3 +41,17 @@ def register_migrations(register):
     from plugins.finance_sentiment.store import MIGRATIONS
 
     register(MIGRATIONS)
+
+
+@hookimpl
+def register_routes(register, suite):
+    from plugins.finance_sentiment.routes import build_router
+
+    register(build_router(suite))
+
+
+@hookimpl
+def register_ui(register, suite):
+    from plugins.finance_sentiment.console import finance_page
+
+    register(finance_page(suite))

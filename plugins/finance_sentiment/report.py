@@ -215,7 +215,7 @@ def _slug(value: Any) -> str:
     return re.sub(r"[^a-z0-9]+", "-", str(value or "").lower()).strip("-") or "unknown"
 
 
-def _lang_of(text: str) -> str | None:
+def lang_of(text: str) -> str | None:
     """``ja``/``ko``/``zh`` for text in those scripts (the browser then picks the right CJK
     glyphs), ``None`` otherwise."""
     if re.search("[\u3040-\u30ff]", text):
@@ -228,7 +228,7 @@ def _lang_of(text: str) -> str | None:
 
 
 def _lang_attr(text: str) -> str:
-    lang = _lang_of(text)
+    lang = lang_of(text)
     return f' lang="{lang}"' if lang else ""
 
 
@@ -349,7 +349,7 @@ _NOT_LATIN_WORD = rf"[^\W{CJK}]"  # a word character that is not CJK
 _LATIN_TAIL = rf"[^\W\d_{CJK}]*"  # letters that continue a word (inflections), never CJK
 
 
-def _highlight(text: str, words: Iterable[Any]) -> str:
+def highlight(text: str, words: Iterable[Any]) -> str:
     """``text`` HTML-escaped, with each driving word (and its inflections) in ``<mark>``: a
     Latin word at a word start, a CJK word wherever it occurs (CJK has no spaces)."""
     weights = term_weights(words)
@@ -709,7 +709,7 @@ def _items_html(items: list[Mapping[str, Any]], words: Mapping[str, list[Any]]) 
                     f"×{len(members)}</span>")
         rows.append(
             f'<li><span class="score" title="negative score">{score_text}</span>'
-            f' <span class="text"{_lang_attr(text)}>{_highlight(text, driving)}</span>{more}'
+            f' <span class="text"{_lang_attr(text)}>{highlight(text, driving)}</span>{more}'
             f' <span class="muted item-meta">{_time_html(item.get("time"))}'
             f"{(' · ' + _e(item.get('id'))) if item.get('id') else ''}</span></li>"
         )

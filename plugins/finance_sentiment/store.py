@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, Float, Integer, MetaData, String, Table, Text, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (JSON, BigInteger, Column, ColumnElement, Float, Integer, MetaData, String, Table, Text, and_, case, cast,
+                        delete, extract, func, insert, literal_column, or_, select, true, update)
 from sqlalchemy.orm import Session
 
 from core import UnknownNameError
@@ -91,6 +92,7 @@ silences = Table(
 )  # fmt: skip
 
 ALERT_STATUSES = ("firing", "resolved")
+EVIDENCE_NUMBERS = ("negative", "total", "share", "baseline_share", "score")  # what an alert list shows of its evidence
 
 
 @dataclass(frozen=True)
@@ -324,3 +326,103 @@ class FinanceStore:
     def silences(self) -> list[dict[str, Any]]:
         with self.store.read() as s:
             return [dict(r) for r in s.execute(select(silences).where(silences.c.until > utcnow())).mappings()]
+
+    # -- the console's and the JSON API's views (bounded: LIMITs, aggregation in SQL) ---------
+    def find_alerts(self, *, company: str | None = None, topic: str | None = None, severity: str | None = None,
+                    status: str | None = None, since: datetime | None = None, until: datetime | None = None,
+                    open_too: bool = False, limit: int = 100, evidence: bool = True) -> list[dict[str, Any]]:
+        """Alerts, open ones first, then newest first; at most ``limit``.
+
+        ``company`` and ``topic`` pick the alerts on ``entity:COMPANY`` or ``topic:TOPIC`` (either,
+        when both are given); ``since``/``until`` bound ``fired_at`` (``open_too``: alerts still
+        firing are kept whenever they fired). Without ``evidence`` the rows carry only its
+        numbers (``negative``, ``total``, ``share``, ``baseline_share``, ``score``), not its items."""
+        ev = alerts.c.evidence
+        numbers = [ev[name].as_float().label(f"ev_{name}") for name in EVIDENCE_NUMBERS]
+        columns = [c for c in alerts.c if c.name != "evidence" or evidence]
+        query = select(*columns, *([] if evidence else numbers))
+        keys = [*([f"entity:{company}"] if company else []), *([f"topic:{topic}"] if topic else [])]
+        if keys:
+            query = query.where(alerts.c.key.in_(keys))
+        if severity:
+            query = query.where(alerts.c.severity == severity)
+        if status:
+            query = query.where(alerts.c.status == status)
+        if since is not None:
+            query = query.where(or_(alerts.c.fired_at >= since, alerts.c.status == "firing") if open_too
+                                else alerts.c.fired_at >= since)
+        if until is not None:
+            query = query.where(alerts.c.fired_at < until)
+        query = query.order_by(case((alerts.c.status == "firing", 0), else_=1), alerts.c.fired_at.desc(), alerts.c.id).limit(limit)
+        with self.store.read() as s:
+            rows = [dict(r) for r in s.execute(query).mappings()]
+        if not evidence:
+            for row in rows:
+                numbers = {name: row.pop(f"ev_{name}") for name in EVIDENCE_NUMBERS}
+                row["evidence"] = {k: int(v) if k in ("negative", "total") and isinstance(v, float) and v.is_integer() else v
+                                   for k, v in numbers.items()}
+        return rows
+
+    def alert_facets(self) -> dict[str, list[str]]:
+        """What the alerts' filters can offer: the companies and topics alerts were raised on
+        and the severities they have (distinct values, from the key and severity columns)."""
+        with self.store.read() as s:
+            keys = s.execute(select(alerts.c.key).distinct()).scalars().all()
+            severities = s.execute(select(alerts.c.severity).distinct()).scalars().all()
+        kinds: dict[str, list[str]] = {"entity": [], "topic": []}
+        for key in keys:
+            kind, _, name = key.partition(":")
+            kinds.setdefault(kind, []).append(name)
+        return {"companies": sorted(kinds["entity"]), "topics": sorted(kinds["topic"]), "severities": sorted(severities),
+                "keys": sorted(keys)}
+
+    def newest_time(self) -> datetime | None:
+        """The newest item's time or alert's firing, whichever is later (the data's "now": a
+        replayed feed's is in the past)."""
+        with self.store.read() as s:
+            found = [s.execute(select(func.max(items.c.time))).scalar(), s.execute(select(func.max(alerts.c.fired_at))).scalar()]
+        found = [t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t for t in found if t is not None]
+        return max(found, default=None)
+
+    def topic_trends(self, start: datetime, end: datetime, bucket_seconds: int, *, topics: Sequence[str] = (),
+                     top: int = 8) -> dict[str, list[dict[str, Any]]]:
+        """Items and negative items per bucket for each topic from ``start`` to ``end`` (repeats
+        left out), counted by the database (GROUP BY topic, bucket): the ``top`` topics with the
+        most negative items, or those in ``topics``. ``{topic: [{t, total, negative}]}``, only
+        buckets with items, in time order."""
+        return self._trends(items.c.topic, None, start, end, bucket_seconds, topics, top)
+
+    def entity_trends(self, start: datetime, end: datetime, bucket_seconds: int, *, entities: Sequence[str] = (),
+                      top: int = 8) -> dict[str, list[dict[str, Any]]]:
+        """:meth:`topic_trends` per company: each item counts once for every watched company it
+        names (the entities JSON list is unnested by the database: json_each on SQLite,
+        json_array_elements_text on PostgreSQL)."""
+        if self.store.engine.dialect.name == "postgresql":
+            each = func.json_array_elements_text(items.c.entities).table_valued("value").render_derived()
+        else:
+            each = func.json_each(items.c.entities).table_valued("value")
+        return self._trends(each.c.value, each, start, end, bucket_seconds, entities, top)
+
+    def _trends(self, name: ColumnElement[Any], unnest: Any, start: datetime, end: datetime, bucket_seconds: int,
+                only: Sequence[str], top: int) -> dict[str, list[dict[str, Any]]]:
+        size = max(int(bucket_seconds), 1)
+        if self.store.engine.dialect.name == "postgresql":
+            seconds = cast(func.floor(extract("epoch", items.c.time)), BigInteger)
+        else:  # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" (UTC)
+            seconds = cast(func.strftime(literal_column("'%s'"), items.c.time), Integer)
+        bucket = (seconds // literal_column(str(size))).label("bucket")
+        negative = func.sum(case((items.c.sentiment == "negative", 1), else_=0))
+        query = (select(name.label("name"), bucket, func.count().label("total"), negative.label("negative"))
+                 .select_from(items if unnest is None else items.join(unnest, true()))
+                 .where(items.c.time >= start, items.c.time < end, items.c.duplicate_of.is_(None))
+                 .group_by("name", "bucket"))
+        if only:
+            query = query.where(name.in_(list(only)))
+        with self.store.read() as s:
+            rows = s.execute(query).all()
+        series: dict[str, list[dict[str, Any]]] = {}
+        for key, index, total, neg in sorted(rows, key=lambda r: (str(r[0]), r[1])):
+            series.setdefault(str(key), []).append(
+                {"t": datetime.fromtimestamp(int(index) * size, tz=timezone.utc), "total": int(total), "negative": int(neg or 0)})
+        ranked = sorted(series, key=lambda k: (-sum(b["negative"] for b in series[k]), -sum(b["total"] for b in series[k]), k))
+        return {key: series[key] for key in (ranked if only else ranked[:top])}

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from core.lexical import CJK, has_cjk
+from core.lexical import CJK
 
 _CJK = re.compile(f"[{CJK}]")
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)

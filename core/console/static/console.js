@@ -11,7 +11,10 @@ document.addEventListener("DOMContentLoaded", () => {
         if (response.redirected || !response.ok) return;  // signed out or server busy: keep what is shown
         const html = await response.text();
         if (html !== last) {
+          // keep the keyboard where it was: refocus the control with the same id after the swap
+          const focused = element.contains(document.activeElement) ? document.activeElement.id : "";
           element.innerHTML = html;
+          if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
           last = html;
           element.dispatchEvent(new CustomEvent("live-updated", {bubbles: true}));
         }

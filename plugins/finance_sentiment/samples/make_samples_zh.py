@@ -24,7 +24,7 @@ import random
 import sys
 from pathlib import Path
 
-from plugins.finance_sentiment.samples.make_samples import SURGE_AT, SURGE_FOR, Language, write_samples
+from plugins.finance_sentiment.samples.make_samples import Language, write_samples
 
 # name -> (short name, code, other aliases)
 COMPANIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
