@@ -62,7 +62,7 @@ def cpu_name() -> str:
     import os
     import platform
 
-    from core.devices import detect_device
+    import torch
 
     name = platform.processor() or platform.machine()
     try:
@@ -75,7 +75,7 @@ def cpu_name() -> str:
         flags = ""
     features = ("AMX" if "amx_bf16" in flags else "AVX-512 BF16" if "avx512_bf16" in flags
                 else "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "")
-    return f"{name}, {os.cpu_count()} cores{', ' + features if features else ''}, torch {detect_device().name}"
+    return f"{name}, {os.cpu_count()} cores{', ' + features if features else ''} (torch uses {torch.backends.cpu.get_cpu_capability()})"
 
 
 def free_port() -> int:

@@ -111,7 +111,7 @@ def page_times(url: str, key: str, pages: list[str], requests: int, log: Path) -
                 if answer.status_code != 200:
                     raise SystemExit(f"{page} answered {answer.status_code}: {answer.text[:300]}")
     gets = [json.loads(line) for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
-            if line.startswith("{") and '"method": "GET"' in line]  # in the order they were sent, page by page
+            if line.startswith("{") and '"method": "GET"' in line and '"path": "/ui' in line]  # in order, page by page
     per_page = requests + 3
     assert len(gets) == per_page * len(pages), f"expected {per_page * len(pages)} GETs in the log, found {len(gets)}"
     return {page: [r["duration_ms"] for r in gets[i * per_page + 3:(i + 1) * per_page]] for i, page in enumerate(pages)}
