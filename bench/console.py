@@ -106,10 +106,14 @@ def page_times(url: str, key: str, pages: list[str], requests: int, log: Path) -
     with httpx.Client(base_url=url, timeout=60, follow_redirects=False) as client:
         assert client.post("/ui/login", data={"key": key, "next": "/ui/"}).status_code == 303
         for page in pages:
+            path, _, conditional = page.partition(" ")  # "PATH (unchanged)": the poll of an open page, with its ETag
+            headers: dict[str, str] = {}
             for attempt in range(requests + 3):  # three warm-up requests per page
-                answer = client.get(page)
-                if answer.status_code != 200:
+                answer = client.get(path, headers=headers)
+                if answer.status_code not in ((304,) if headers else (200,)):
                     raise SystemExit(f"{page} answered {answer.status_code}: {answer.text[:300]}")
+                if conditional:
+                    headers = {"If-None-Match": answer.headers.get("etag", "")}
     gets = [json.loads(line) for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
             if line.startswith("{") and '"method": "GET"' in line and '"path": "/ui' in line]  # in order, page by page
     per_page = requests + 3
@@ -139,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     suite.close()
     pages = ["/ui/", "/ui/models", "/ui/models/banking77", "/ui/models/compare?a=banking77:1&b=banking77:3", "/ui/audit",
              "/ui/finance/", "/ui/finance/?company=Northwind+Bank&severity=critical", "/ui/finance/rows",
-             f"/ui/finance/alerts/{alert_id}", "/ui/customer-service/", "/ui/customer-service/?reason=negative-feedback",
+             "/ui/finance/rows (unchanged)", f"/ui/finance/alerts/{alert_id}", "/ui/customer-service/", "/ui/customer-service/?reason=negative-feedback",
              "/ui/customer-service/?reason=low-confidence&page=20", "/ui/customer-service/turns/5000",
              "/ui/customer-service/coverage", "/ui/recommendation/"]
     env = {"SUITE_DATABASE_URL": args.database_url} if args.database_url else {}

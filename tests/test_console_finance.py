@@ -404,3 +404,16 @@ def test_json_api_lists_for_any_key_and_acknowledges_for_operators(app: Any, sui
     assert [(e.action, e.target, e.via) for e in suite.store.list_audit()] == [
         ("silence", "topic:credit & default", "api"), ("acknowledge alert", "a1northwind", "api")]
     assert [s["key"] for s in finance.silences()] == ["topic:credit & default"]
+
+
+def test_an_unchanged_table_answers_304_to_the_open_pages_poll(app: Any, suite: Suite, finance: FinanceStore,
+                                                               stocked: dict[str, Any]) -> None:
+    client = sign_in(app, suite, "viewer")
+    first = client.get("/ui/finance/rows")
+    tag = first.headers["etag"]
+    assert first.status_code == 200 and "no-cache" in first.headers["cache-control"]
+    assert client.get("/ui/finance/rows", headers={"If-None-Match": tag}).status_code == 304
+    assert client.get("/ui/finance/rows?severity=critical", headers={"If-None-Match": tag}).status_code == 200
+    finance.acknowledge(stocked["northwind"]["id"], by="someone")
+    changed = client.get("/ui/finance/rows", headers={"If-None-Match": tag})
+    assert changed.status_code == 200 and changed.headers["etag"] != tag

@@ -376,6 +376,16 @@ class FinanceStore:
         return {"companies": sorted(kinds["entity"]), "topics": sorted(kinds["topic"]), "severities": sorted(severities),
                 "keys": sorted(keys)}
 
+    def alerts_version(self) -> tuple[Any, ...]:
+        """What changes whenever an alert fires, changes, is acknowledged or silenced, or a newer
+        item moves the console's period: an open page's poll compares it (its ETag) before
+        listing anything."""
+        with self.store.read() as s:
+            alerted = s.execute(select(func.count(), func.max(alerts.c.updated_at), func.max(alerts.c.acknowledged_at))).one()
+            silenced = s.execute(select(func.count(), func.max(silences.c.created_at))).one()
+            newest = s.execute(select(func.max(items.c.time))).scalar()
+        return (*alerted, *silenced, newest)
+
     def newest_time(self) -> datetime | None:
         """The newest item's time or alert's firing, whichever is later (the data's "now": a
         replayed feed's is in the past)."""
