@@ -64,7 +64,7 @@ def test_doctor_json_reports_every_check(builtin_pm):
     assert report["ok"] is True
     assert set(checks) == {"python", "torch", "device", "bf16", "model", "database", "plugins", "catalogue"}
     assert "packaged" in checks["model"]["detail"]
-    assert "core_0004" in checks["database"]["detail"]
+    assert "core_0005" in checks["database"]["detail"]
 
 
 def test_doctor_fails_when_the_database_is_unreachable(builtin_pm):

@@ -26,6 +26,7 @@ from plugins.finance_sentiment.job import report_data, summarise
 from plugins.finance_sentiment.monitor import MemoryLedger, Monitor
 from plugins.finance_sentiment.report import write_report
 from plugins.finance_sentiment.samples import make_samples_zh as zh
+from plugins.finance_sentiment.samples.make_samples import SURGE_FOR
 from plugins.finance_sentiment.scenarios import describe, encoder_prompts
 from plugins.finance_sentiment.text import TextProfile, differences, normalise
 from browser_pages import cjk_font_installed, opened
@@ -125,7 +126,7 @@ def test_the_feed_agrees_with_its_truth_file() -> None:
     assert surge.key == BANK and surge.key.partition(":")[2] in config.watchlist
     items = feed_items()
     planted = [i for i in items if i["id"].startswith("s")]
-    assert len(planted) == zh.SURGE_FOR.total_seconds() // 60
+    assert len(planted) == SURGE_FOR.total_seconds() // 60  # one generator draws both feeds
     for item in planted:  # every planted item is inside the labelled span and names the bank, in any of its forms
         assert surge.start <= datetime.fromisoformat(item["time"]) <= surge.end
         assert watchlist.find(item["text"]) == ["北风银行"], item["text"]

@@ -24,7 +24,7 @@ from core.errors import StoreError, UnknownNameError, UsageError
 from core.store import Store, migrate, safe_url
 
 POSTGRES_ENV = "SUITE_TEST_POSTGRES_URL"
-CORE_HEAD = "core_0004"
+CORE_HEAD = "core_0005"
 REPO = Path(__file__).resolve().parents[1]
 
 

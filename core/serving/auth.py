@@ -89,11 +89,11 @@ def requires(role: str) -> Callable[[Request], Awaitable[None]]:
     return check_role
 
 
-def audit(request: Request, action: str, target: str, detail: dict | None = None) -> None:
+def audit(request: Request, store: Store, action: str, target: str, detail: dict | None = None) -> None:
     """Write a change made through the JSON API to the audit log, with the calling key."""
     key: ApiKeyEntry | None = getattr(request.state, "api_key", None)
     actor, role = (key.label, key.role) if key is not None else ("no key (--no-auth)", "admin")
-    request.app.state.serving.suite.store.audit(actor, role, action, target, detail, via="api")
+    store.audit(actor, role, action, target, detail, via="api")
 
 
 def key_dependency(store: Callable[[], Store], *, cache_s: float = 2.0,

@@ -108,7 +108,7 @@ def model_routes(state: ServingState) -> APIRouter:
             entry = state.suite.store.activate_model(name, version)
         except UnknownNameError as exc:
             raise HTTPException(404, detail=str(exc)) from None
-        audit(request, "activate model", f"{entry.name} v{entry.version}")
+        audit(request, state.suite.store, "activate model", f"{entry.name} v{entry.version}")
         return ModelInfo(name=entry.name, version=entry.version, scenario=entry.scenario, active=entry.active,
                          loaded=state.models.loaded().get(entry.name) == entry.version, metrics=_finite(entry.metrics),
                          created_at=entry.created_at)

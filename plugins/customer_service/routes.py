@@ -124,7 +124,7 @@ def build_router(suite: Suite) -> APIRouter:
             raise HTTPException(404, detail=str(exc)) from None
         except UsageError as exc:
             raise HTTPException(422, detail=str(exc)) from None
-        audit(request, "relabel turn", f"turn {body.turn_id}", {"intent": body.intent})
+        audit(request, suite.store, "relabel turn", f"turn {body.turn_id}", {"intent": body.intent})
         return FeedbackResponse(**done)
 
     return router

@@ -31,7 +31,16 @@ from core import UnknownNameError
 from core.console import ConsolePage, Operator, SignedIn, audit, line_chart, redirect, render
 from core.console.auth import ConsoleError
 from core.store.schema import utcnow
-from plugins.finance_sentiment.report import SEVERITY_RANK, dedupe_items, highlight, lang_of, term_weights
+from plugins.finance_sentiment.report import (
+    SEVERITY_RANK,
+    as_number,
+    count_text,
+    dedupe_items,
+    highlight,
+    lang_of,
+    parse_time,
+    term_weights,
+)
 from plugins.finance_sentiment.store import FinanceStore
 
 if TYPE_CHECKING:
@@ -236,35 +245,35 @@ def alert_listing(store: FinanceStore, filters: Filters, span: Window) -> dict[s
 def alert_row(alert: dict[str, Any], silenced: set[str]) -> dict[str, Any]:
     ev = alert.get("evidence") or {}
     kind, _, name = alert["key"].partition(":")
-    return alert | {"kind": _kind(kind), "name": name, "negative": _count(ev.get("negative")),
-                    "total": _count(ev.get("total")), "share": _pct(ev.get("share")), "baseline": _pct(ev.get("baseline_share")),
+    return alert | {"kind": _kind(kind), "name": name, "negative": count_text(ev.get("negative")),
+                    "total": count_text(ev.get("total")), "share": _pct(ev.get("share")), "baseline": _pct(ev.get("baseline_share")),
                     "silenced": alert["key"] in silenced, "lang": lang_of(alert.get("title") or "")}
 
 
 def evidence_facts(ev: dict[str, Any]) -> list[tuple[str, str]]:
     """The evidence's numbers as (what, value) pairs, each only when the evidence has it."""
     facts: list[tuple[str, str]] = []
-    start, end = _time(ev.get("window_start")), _time(ev.get("window_end"))
+    start, end = parse_time(ev.get("window_start")), parse_time(ev.get("window_end"))
     if start or end:
         facts.append(("Window", f"{_stamp(start)} to {_stamp(end)}"))
-    if _number(ev.get("total")) is not None:
-        facts.append(("Negative items", f"{_count(ev.get('negative'))} of {_count(ev.get('total'))}"))
-    share, base = _number(ev.get("share")), _number(ev.get("baseline_share"))
+    if as_number(ev.get("total")) is not None:
+        facts.append(("Negative items", f"{count_text(ev.get('negative'))} of {count_text(ev.get('total'))}"))
+    share, base = as_number(ev.get("share")), as_number(ev.get("baseline_share"))
     if share is not None:
         ratio = f" (×{share / base:.1f} the baseline)" if base else ""
         facts.append(("Negative share", f"{_pct(share)} against a baseline of {_pct(base)}{ratio}"))
-    if _number(ev.get("baseline_negative")) is not None:
-        facts.append(("Expected negative items", f"{_number(ev.get('baseline_negative')):.1f}"))
-    if _number(ev.get("rate_negative")) is not None and _number(ev.get("rate_window_hours")):
-        expected = _number(ev.get("expected_negative"))
-        facts.append(("Negative rate", f"{_count(ev.get('rate_negative'))} in {_number(ev.get('rate_window_hours')):g} h"
+    if as_number(ev.get("baseline_negative")) is not None:
+        facts.append(("Expected negative items", f"{as_number(ev.get('baseline_negative')):.1f}"))
+    if as_number(ev.get("rate_negative")) is not None and as_number(ev.get("rate_window_hours")):
+        expected = as_number(ev.get("expected_negative"))
+        facts.append(("Negative rate", f"{count_text(ev.get('rate_negative'))} in {as_number(ev.get('rate_window_hours')):g} h"
                                        + (f" against {expected:g} expected" if expected is not None else "")))
-    if _number(ev.get("baseline_items")) is not None:
-        facts.append(("Baseline items", _count(ev.get("baseline_items"))))
+    if as_number(ev.get("baseline_items")) is not None:
+        facts.append(("Baseline items", count_text(ev.get("baseline_items"))))
     if ev.get("test"):
         facts.append(("Test", str(ev["test"]) + (f" ({ev['method']})" if ev.get("method") else "")))
-    if _number(ev.get("score")) is not None:
-        facts.append(("Score (z)", f"{_number(ev.get('score')):.2f}"))
+    if as_number(ev.get("score")) is not None:
+        facts.append(("Score (z)", f"{as_number(ev.get('score')):.2f}"))
     return facts
 
 
@@ -276,7 +285,7 @@ def evidence_items(ev: dict[str, Any]) -> list[dict[str, Any]]:
         item = members[0]
         text = str(item.get("text") or "")
         words = item.get("explanation") or item.get("words") or []
-        out.append({"id": item.get("id"), "time": _time(item.get("time")), "score": _number(item.get("score")),
+        out.append({"id": item.get("id"), "time": parse_time(item.get("time")), "score": as_number(item.get("score")),
                     "html": Markup(highlight(text, words)), "lang": lang_of(text), "repeats": len(members),
                     "words": [(term, weight) for term, weight in term_weights(words).items()]})
     return out
@@ -309,8 +318,8 @@ def key_chart(store: FinanceStore, alert: dict[str, Any], ev: dict[str, Any], co
     after, in the monitor's buckets."""
     bucket = config.bucket_seconds if config else 900
     bucket = max(bucket, 300)
-    first = _time(ev.get("window_start")) or alert["fired_at"]
-    last = _time(ev.get("window_end")) or alert["fired_at"]
+    first = parse_time(ev.get("window_start")) or alert["fired_at"]
+    last = parse_time(ev.get("window_end")) or alert["fired_at"]
     start = datetime.fromtimestamp(int((first - timedelta(hours=24)).timestamp()) // bucket * bucket, tz=timezone.utc)
     end = datetime.fromtimestamp(-(-int((last + timedelta(hours=6)).timestamp()) // bucket) * bucket, tz=timezone.utc)
     if (end - start).total_seconds() / bucket > 400:  # a window of days: coarser buckets keep the chart readable
@@ -399,30 +408,9 @@ def _bucket_words(seconds: int) -> str:
     return f"{seconds // 60} minutes"
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _count(value: Any) -> str:
-    number = _number(value)
-    return "–" if number is None else f"{int(round(number)):,}"
-
-
 def _pct(value: Any) -> str:
-    number = _number(value)
-    return "–" if number is None else f"{number * 100:.0f}%"
-
-
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    share = as_number(value)
+    return "–" if share is None else f"{share * 100:.0f}%"
 
 
 def _stamp(moment: datetime | None) -> str:

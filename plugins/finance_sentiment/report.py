@@ -161,23 +161,28 @@ def _script_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _num(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
+    """A finite int or float as a float; None for anything else (bools, NaN, text)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if math.isfinite(value) else None
 
 
-def _int(value: Any) -> str:
-    number = _num(value)
-    return "–" if number is None else f"{int(round(number)):,}"
+def count_text(value: Any) -> str:
+    """A count as a table shows it ("1,234"), or a dash when there is none."""
+    found = as_number(value)
+    return "–" if found is None else f"{int(round(found)):,}"
 
 
 def _pct(value: Any) -> str:
-    number = _num(value)
-    return "–" if number is None else f"{number * 100:.1f}%"
+    share = as_number(value)
+    return "–" if share is None else f"{share * 100:.1f}%"
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """An ISO time (or a datetime) in UTC; None for anything else."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -190,7 +195,7 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def _ms(value: Any) -> int | None:
-    moment = _parse_time(value)
+    moment = parse_time(value)
     return None if moment is None else int(round(moment.timestamp() * 1000))
 
 
@@ -199,7 +204,7 @@ def _iso(ms: int) -> str:
 
 
 def _time_text(value: Any) -> str:
-    moment = _parse_time(value)
+    moment = parse_time(value)
     if moment is None:
         return "–" if not value else str(value)
     return moment.strftime("%Y-%m-%d %H:%M UTC")
@@ -240,14 +245,14 @@ def _key_label(key: str) -> str:
 
 
 def _duration(seconds: Any) -> str:
-    number = _num(seconds)
-    if not number or number <= 0:
+    total = as_number(seconds)
+    if not total or total <= 0:
         return "–"
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if number >= size and number % size == 0:
-            count = int(number // size)
+        if total >= size and total % size == 0:
+            count = int(total // size)
             return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{number:g} s"
+    return f"{total:g} s"
 
 
 def _chart_order(series: Mapping[str, Any], alerts: list[Mapping[str, Any]]) -> list[str]:
@@ -280,7 +285,7 @@ def _time_axis(series: Mapping[str, Any], bucket_seconds: Any) -> dict[str, Any]
                 stamps.add(moment)
     if not stamps:
         return None
-    size = _num(bucket_seconds)
+    size = as_number(bucket_seconds)
     step = int(size * 1000) if size and size > 0 else 0
     if not step:
         ordered = sorted(stamps)
@@ -408,7 +413,7 @@ def _near(a: tuple[str, frozenset[str]], b: tuple[str, frozenset[str]]) -> bool:
 def dedupe_items(items: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
     """Evidence items, highest score first, the same item (id) once and near-identical texts
     together: each entry is ``[shown, *its near-duplicates]``."""
-    ordered = sorted((i for i in items if isinstance(i, Mapping)), key=lambda i: -(_num(i.get("score")) or 0))
+    ordered = sorted((i for i in items if isinstance(i, Mapping)), key=lambda i: -(as_number(i.get("score")) or 0))
     entries: list[tuple[tuple[str, frozenset[str]], list[Mapping[str, Any]]]] = []
     seen: set[str] = set()
     for item in ordered:
@@ -474,21 +479,21 @@ def _header(title: str, backtest: bool, data: Mapping[str, Any], summary: Mappin
             axis: dict[str, Any] | None) -> str:
     counts = summary.get("sentiment") if isinstance(summary.get("sentiment"), Mapping) else {}
     labels = [s for s in SENTIMENTS if s in counts] + [s for s in counts if s not in SENTIMENTS]
-    total = sum(_num(counts.get(s)) or 0 for s in labels)
+    total = sum(as_number(counts.get(s)) or 0 for s in labels)
     firing = sum(1 for a in alerts if a.get("status") == "firing")
 
     mix_bar, mix_rows = [], []
     for label in labels or SENTIMENTS:
-        count = _num(counts.get(label)) or 0
+        count = as_number(counts.get(label)) or 0
         share = count / total if total else 0
         css = f"sent-{_slug(label)}"
         if share > 0:
             mix_bar.append(
                 f'<span class="{css}" style="width:{share * 100:.2f}%" '
-                f'title="{_e(label)}: {_int(count)} ({share * 100:.1f}%)"></span>'
+                f'title="{_e(label)}: {count_text(count)} ({share * 100:.1f}%)"></span>'
             )
         mix_rows.append(
-            f'<li><i class="swatch {css}"></i>{_e(label)} <b>{_int(count)}</b>'
+            f'<li><i class="swatch {css}"></i>{_e(label)} <b>{count_text(count)}</b>'
             f' <span class="muted">{share * 100:.1f}%</span></li>'
         )
     alerts_value = summary.get("alerts", len(alerts))
@@ -516,17 +521,17 @@ def _header(title: str, backtest: bool, data: Mapping[str, Any], summary: Mappin
         "</p>",
         '<div class="cards">',
         f'<div class="card"><div class="label">Items</div><div class="value" id="sum-items">'
-        f"{_int(summary.get('items'))}</div></div>",
+        f"{count_text(summary.get('items'))}</div></div>",
         '<div class="card wide"><div class="label">Sentiment mix</div>',
         f'<div class="mix" role="img" aria-label="sentiment mix">{"".join(mix_bar)}</div>',
         f'<ul class="mix-legend">{"".join(mix_rows)}</ul></div>',
         f'<div class="card"><div class="label">Alerts</div><div class="value'
-        f'{" hot" if firing and not backtest else ""}">{_int(alerts_value)}</div>'
+        f'{" hot" if firing and not backtest else ""}">{count_text(alerts_value)}</div>'
         f'<div class="muted">{_e(alert_note)}</div></div>',
         f'<div class="card"><div class="label">Dead letters</div><div class="value">'
-        f"{_int(summary.get('dead_letters'))}</div></div>",
+        f"{count_text(summary.get('dead_letters'))}</div></div>",
         f'<div class="card"><div class="label">Duplicates</div><div class="value">'
-        f"{_int(summary.get('duplicates'))}</div></div>",
+        f"{count_text(summary.get('duplicates'))}</div></div>",
         "</div>",
         "</header>",
     ]
@@ -536,7 +541,7 @@ def _header(title: str, backtest: bool, data: Mapping[str, Any], summary: Mappin
 def _range_html(data: Mapping[str, Any], summary: Mapping[str, Any], axis: dict[str, Any] | None) -> str:
     """The time range of the items the report covers, and what this run added to them."""
     first, last, exact = _item_range(summary, axis)
-    read = _num(data.get("items_read", summary.get("items_read")))
+    read = as_number(data.get("items_read", summary.get("items_read")))
     if first or last:
         what = "items from" if exact else "items in the buckets from"
         text = f'<span id="item-range">{what} {_time_html(first)} to {_time_html(last)}</span>'
@@ -548,9 +553,9 @@ def _range_html(data: Mapping[str, Any], summary: Mapping[str, Any], axis: dict[
     elif axis is not None and not summary.get("first_time"):
         note = "this run counted no new items"
     if note:
-        stored = _num(summary.get("items"))
+        stored = as_number(summary.get("items"))
         if axis is not None:
-            note += f": the report shows the {_int(stored)} items stored before" if stored else ": the report shows the items stored before"
+            note += f": the report shows the {count_text(stored)} items stored before" if stored else ": the report shows the items stored before"
         text += f' <span class="run-note" id="run-note">({_e(note)})</span>'
     return text
 
@@ -588,11 +593,11 @@ def _chart_card(number: int, key: str, buckets: list, alerts: list) -> str:
         if firing:
             text += f", {firing} firing"
         badge = f' <span class="badge{" hot" if firing else ""}">{_e(text)}</span>'
-    items = sum(_num(b.get("total")) or 0 for b in buckets if isinstance(b, Mapping))
+    items = sum(as_number(b.get("total")) or 0 for b in buckets if isinstance(b, Mapping))
     head = (
         f'<section class="chart-card" id="chart-{number}">'
         f"<h3>{_key_label(key)}{badge} "
-        f'<span class="muted">{_int(items)} items in {len(buckets)} buckets</span></h3>'
+        f'<span class="muted">{count_text(items)} items in {len(buckets)} buckets</span></h3>'
     )
     if not buckets:
         return head + '<p class="empty">No data for this key.</p></section>'
@@ -651,15 +656,15 @@ def _evidence_row(group: list[int], alerts: list[Mapping[str, Any]]) -> str:
             seen_windows.append(window)
             windows.append(f'<div class="member">{_time_html(window[0])}<br>to {_time_html(window[1])}</div>')
         who = f'<div class="muted">{label}</div>' if several else ""
-        counts.append(f'<div class="member">{who}{_int(ev.get("negative"))} / {_int(ev.get("total"))}</div>')
+        counts.append(f'<div class="member">{who}{count_text(ev.get("negative"))} / {count_text(ev.get("total"))}</div>')
 
-        share, base = _num(ev.get("share")), _num(ev.get("baseline_share"))
+        share, base = as_number(ev.get("share")), as_number(ev.get("baseline_share"))
         ratio = f'<div class="muted">×{share / base:.1f} the baseline</div>' if share is not None and base else ""
         extra = []
-        if _num(ev.get("baseline_negative")) is not None:
-            extra.append(f"expected {_num(ev.get('baseline_negative')):.1f} negative")
-        if _num(ev.get("score")) is not None:
-            extra.append(f"score {_num(ev.get('score')):.2f}")
+        if as_number(ev.get("baseline_negative")) is not None:
+            extra.append(f"expected {as_number(ev.get('baseline_negative')):.1f} negative")
+        if as_number(ev.get("score")) is not None:
+            extra.append(f"score {as_number(ev.get('score')):.2f}")
         shares.append(f'<div class="member">{who}<b>{_pct(share)}</b> vs {_pct(base)}{ratio}'
                       f'<div class="muted">{_e(" · ".join(extra))}</div></div>')
         for item in ev.get("items") or []:
@@ -698,7 +703,7 @@ def _items_html(items: list[Mapping[str, Any]], words: Mapping[str, list[Any]]) 
     rows = []
     for members in entries:
         item = members[0]
-        score = _num(item.get("score"))
+        score = as_number(item.get("score"))
         score_text = "–" if score is None else f"{score:.2f}"
         text = str(item.get("text") or "")
         driving = words.get(str(item.get("id") or "")) or item.get("explanation") or item.get("words") or []

@@ -135,7 +135,7 @@ def build_router(suite: Suite) -> APIRouter:
             return Acknowledged(**before, already_acknowledged=True)
         key = getattr(request.state, "api_key", None)
         done = store().acknowledge(before["id"], key.label if key is not None else "no key (--no-auth)")
-        audit(request, "acknowledge alert", done["id"], {"key": done["key"], "title": done["title"]})
+        audit(request, suite.store, "acknowledge alert", done["id"], {"key": done["key"], "title": done["title"]})
         return Acknowledged(**done, already_acknowledged=False)
 
     @router.post("/silences", response_model=Silenced, responses=error_responses(403, 422),
@@ -150,7 +150,7 @@ def build_router(suite: Suite) -> APIRouter:
             raise HTTPException(422, detail=f"'{body.key}' is no watched company, configured topic or key with alerts")
         until = utcnow() + timedelta(hours=body.hours)
         finance.silence(body.key, until, body.reason)
-        audit(request, "silence", body.key, {"hours": body.hours, "until": until.isoformat(timespec="minutes"),
+        audit(request, suite.store, "silence", body.key, {"hours": body.hours, "until": until.isoformat(timespec="minutes"),
                                              "reason": body.reason})
         return Silenced(key=body.key, until=until, reason=body.reason)
 
