@@ -8,8 +8,9 @@ are never offered as a reason on their own. Scenarios pass their own scoring fun
 same code explains an intent, a sentiment or a recommendation.
 
 :class:`Explainer` explains a classifier's decisions by one of :data:`METHODS`: occlusion
-(one batched forward pass over the one-word-out variants) or integrated gradients on the
-input embeddings (Captum, ``steps`` interpolation points), sub-token attributions summed per
+(one batched forward pass over the one-word-out variants), integrated gradients on the
+input embeddings (Captum, ``steps`` interpolation points), or gradient x input (one forward and
+one backward pass for a whole batch of texts: the cheap one), sub-token attributions summed per
 word. Which one a model uses is measured (``suite evaluate --explanations``) and recorded with it.
 """
 
@@ -22,9 +23,10 @@ from typing import Any
 from core.lexical import STOP_WORDS, Word, is_cjk, is_reason, words
 
 
-METHODS = ("occlusion", "integrated-gradients")
+METHODS = ("occlusion", "integrated-gradients", "gradient")
 DEFAULT_METHOD = "occlusion"
 IG_STEPS = 16  # interpolation points of integrated gradients (one batched pass each)
+GRADIENT_BATCH = 32  # texts per forward and backward pass of the gradient method
 
 
 def without(text: str, word: Word) -> str:
@@ -76,7 +78,7 @@ def ranked_words(candidates: Sequence[Word], drops: Sequence[float], top_k: int)
     """The explanation's shape: the ``top_k`` largest positive drops, largest first."""
     ranked = sorted(range(len(candidates)), key=lambda i: -drops[i])[:top_k]
     return [{"word": candidates[i].text, "start": candidates[i].start, "end": candidates[i].end,
-             "weight": round(float(drops[i]), 4)} for i in ranked if drops[i] > 0]
+             "weight": round(float(drops[i]), 4)} for i in ranked if round(float(drops[i]), 4) > 0]  # shown: > 0
 
 
 def entity_reasons(predictor: Any, tokens: Sequence[str], tags: Sequence[str], entity: tuple[int, int],
@@ -138,6 +140,8 @@ class Explainer:
         """The candidate words of ``example.text`` and how much each supports ``label``."""
         if self.method == "integrated-gradients":
             return self._integrated_gradients(example, label)
+        if self.method == "gradient":
+            return self._gradients([example], [label])[0]
         candidates, variants = occlusion_variants(example.text)
         if not candidates:
             return [], []
@@ -161,6 +165,11 @@ class Explainer:
         ``predictions`` (the texts' own, when the caller has them) saves a pass."""
         if predictions is None:
             predictions = self.predictor.predict([replace(ex, label=None) for ex in examples])
+        if self.method == "gradient":  # a forward and a backward pass per batch of texts
+            explained = [i for i, p in enumerate(predictions) if p.get("label") is not None]
+            found = self._gradients([examples[i] for i in explained], [predictions[i]["label"] for i in explained])
+            out_of: dict[int, list[dict[str, Any]]] = {i: ranked_words(*scores, top_k) for i, scores in zip(explained, found)}
+            return [out_of.get(i, []) for i in range(len(examples))]
         if self.method != "occlusion":
             return [[] if p.get("label") is None else
                     ranked_words(*self.word_scores(ex, p["label"], base=p["score"]), top_k)
@@ -204,17 +213,77 @@ class Explainer:
         attributions = LayerIntegratedGradients(forward, model.get_input_embeddings()).attribute(
             input_ids, baselines=baseline, target=head.labels.index(label), additional_forward_args=(mask,),
             n_steps=self.steps, internal_batch_size=self.steps)
-        per_piece = attributions.sum(-1)[0].detach().float().tolist()
-        scores = [0.0] * len(candidates)
-        for (start, end), value in zip(offsets, per_piece):
-            start, end = start - len(prompt), end - len(prompt)
-            if end <= start or start < 0:
-                continue
-            for index, word in enumerate(candidates):
-                if word.start <= start < word.end:
-                    scores[index] += value
-                    break
-        return candidates, scores
+        return candidates, word_totals(candidates, offsets, attributions.sum(-1)[0].detach().float().tolist(), len(prompt))
+
+    def _gradients(self, examples: Sequence[Any], labels: Sequence[str]) -> list[tuple[list[Word], list[float]]]:
+        """Gradient x input: the gradient of the label's log-odds at each word piece's first
+        hidden state (:func:`embedding_block`) times that state, summed over each word's pieces; weights are in log-odds (a
+        probability near 1 has almost no gradient left, its log-odds do). Texts are padded into
+        batches, so a batch costs one forward and one backward pass: the cheap method, for
+        explaining every text of a large batch."""
+        import torch
+        from captum.attr import LayerGradientXActivation
+
+        head, tokenizer = self.predictor.head, self.predictor.tokenizer
+        prompt = str(getattr(head, "prompt", "") or "")
+        model = self.predictor.float_model
+        device = next(model.parameters()).device
+        n_labels = len(head.labels)
+
+        others = ~torch.eye(n_labels, dtype=torch.bool, device=device)
+
+        def log_odds(ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+            """Each label's logit against the log-sum-exp of the others: log p / (1 - p)."""
+            z = model(input_ids=ids, attention_mask=attention)["logits"].float()[..., :n_labels]
+            rest = z[:, None, :].expand(-1, n_labels, -1).masked_fill(~others, float("-inf"))
+            return z - torch.logsumexp(rest, -1)
+
+        method = LayerGradientXActivation(log_odds, embedding_block(model))
+        out: list[tuple[list[Word], list[float]]] = []
+        for start in range(0, len(examples), GRADIENT_BATCH):
+            chunk, targets = examples[start:start + GRADIENT_BATCH], labels[start:start + GRADIENT_BATCH]
+            encoded = tokenizer([prompt + ex.text for ex in chunk], truncation=True, max_length=self.predictor.max_length,
+                                padding=True, return_offsets_mapping=True, return_tensors="pt")
+            offsets = encoded.pop("offset_mapping").tolist()
+            ids, mask = encoded["input_ids"].to(device), encoded["attention_mask"].to(device)
+            attributions = method.attribute(ids, target=[head.labels.index(label) for label in targets],
+                                            additional_forward_args=(mask,)).sum(-1).detach().float().tolist()
+            for example, row_offsets, per_piece in zip(chunk, offsets, attributions):
+                candidates = [w for w in words(example.text) if is_reason(w.text)]
+                if len(words(example.text)) < 2 or not candidates:
+                    out.append(([], []))
+                else:
+                    out.append((candidates, word_totals(candidates, row_offsets, per_piece, len(prompt))))
+        return out
+
+
+def embedding_block(model: Any) -> Any:
+    """The module whose output is the encoder's first hidden states: word + position embeddings
+    after their LayerNorm (BERT's and XLM-R's ``embeddings``). Gradient x input is taken there:
+    at the word embeddings themselves the LayerNorm makes the function nearly blind to their
+    scale, so gradient x word embedding is about zero for every word."""
+    words_module = model.get_input_embeddings()
+    for name, module in model.named_modules():
+        if name.split(".")[-1] == "embeddings" and any(sub is words_module for sub in module.modules()):
+            return module
+    return words_module
+
+
+def word_totals(candidates: Sequence[Word], offsets: Sequence[Sequence[int]], per_piece: Sequence[float],
+                shift: int = 0) -> list[float]:
+    """Each candidate word's share of per-word-piece attributions (pieces found by their
+    character offsets, ``shift`` characters of prompt before the text); added tokens and
+    padding cover no text and count for nothing."""
+    scores = [0.0] * len(candidates)
+    for (start, end), value in zip(offsets, per_piece):
+        start, end = start - shift, end - shift
+        if end <= start or start < 0:
+            continue
+        for index, word in enumerate(candidates):
+            if word.start <= start < word.end:
+                scores[index] += value
+                break
+    return scores
 
 
 __all__ = ["DEFAULT_METHOD", "Explainer", "entity_reasons", "METHODS", "only", "without_all", "STOP_WORDS", "Word", "is_cjk", "is_reason", "occlusion", "occlusion_variants", "ranked_words", "without", "words"]

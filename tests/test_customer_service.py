@@ -355,7 +355,7 @@ def test_evaluate_reports_in_scope_accuracy_and_oos_precision_recall(trained: tu
                       "--explain-sample", "5", "--json")
     assert faithful.exit_code == 0, faithful.output
     measured = json.loads(faithful.stdout)["metrics"]["explanations"]
-    assert measured["texts"] >= 1 and {"occlusion", "integrated-gradients", "random"} == set(measured["methods"])
+    assert measured["texts"] >= 1 and {"occlusion", "integrated-gradients", "gradient", "random"} == set(measured["methods"])
     predicted = invoke("predict", "customer-service", TEMPLATE, ESCALATION, "--model", str(model), "--json")
     assert predicted.exit_code == 0, predicted.output
     rows = json.loads(predicted.stdout)["predictions"]

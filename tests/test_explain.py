@@ -144,16 +144,35 @@ def test_integrated_gradients_sums_pieces_into_words_and_cjk_characters(keyword_
     assert len(scores) == 4 and len(set(scores)) == 4
 
 
+def test_gradient_explains_a_batch_as_each_text_alone(keyword_predictor) -> None:
+    """Gradient x input pads texts into one batch: each text's words and scores are those it
+    gets alone (padding and neighbours count for nothing), and the key word leads."""
+    from core.data.types import TextExample
+    from core.explain import Explainer, ranked_words
+
+    explainer = Explainer(keyword_predictor, "gradient")
+    texts = ["my card was declined", "unbelievably my card was declined at the till today", "银行卡被拒", "ok"]
+    examples = [TextExample(t) for t in texts]
+    predictions = keyword_predictor.predict(examples)
+    together = explainer.explain_many(examples, predictions)
+    for example, prediction, explanation in zip(examples, predictions, together):
+        alone = ranked_words(*explainer.word_scores(example, prediction["label"]), 5)
+        assert [w["word"] for w in explanation] == [w["word"] for w in alone]
+        assert [w["weight"] for w in explanation] == pytest.approx([w["weight"] for w in alone], abs=1e-3)
+        check_explanation(example.text, explanation)
+    assert together[0][0]["word"] == "declined" and together[3] == []  # one word: nothing to rank
+
+
 def test_occlusion_and_integrated_gradients_are_measured_side_by_side(keyword_predictor) -> None:
     from core.data.types import TextExample
     from core.evaluation.faithfulness import faithfulness
 
     texts = ["my card was declined again", "payment declined at the till", "the payment went through today"]
     report = faithfulness(keyword_predictor, [TextExample(t) for t in texts])
-    assert set(report["methods"]) == {"occlusion", "integrated-gradients", "random"}
-    for name in ("occlusion", "integrated-gradients"):
+    assert set(report["methods"]) == {"occlusion", "integrated-gradients", "gradient", "random"}
+    for name in ("occlusion", "integrated-gradients", "gradient"):
         assert report["methods"][name]["comprehensiveness"]["1"] >= report["methods"]["random"]["comprehensiveness"]["1"]
-    assert report["chosen"] in ("occlusion", "integrated-gradients")
+    assert report["chosen"] in ("occlusion", "integrated-gradients", "gradient")
 
 
 def test_evaluate_measures_explanations_and_records_the_method(builtin_pm, tiny_model, tmp_path) -> None:
@@ -181,7 +200,7 @@ def test_evaluate_measures_explanations_and_records_the_method(builtin_pm, tiny_
     assert result.exit_code == 0, result.output
     measured = json.loads(result.stdout)["metrics"]["explanations"]
     assert measured["texts"] == 4 and measured["ks"] == ["1", "3", "5", "20%"]
-    assert set(measured["methods"]) == {"occlusion", "integrated-gradients", "random"}
+    assert set(measured["methods"]) == {"occlusion", "integrated-gradients", "gradient", "random"}
     state = json.loads((folder / "suite_head.json").read_text())
     assert state["explanation"]["method"] == measured["chosen"]
     text = CliRunner().invoke(app, ["evaluate", "text-classification", "--data", str(data), "--explanations",
