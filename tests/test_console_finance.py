@@ -307,6 +307,13 @@ def test_an_operator_silences_a_company_with_a_reason(app: Any, suite: Suite, fi
     topic = client.post("/ui/finance/silence", data=form | {"key": "topic:earnings", "reason": "quarter end"},
                         follow_redirects=False)  # a configured topic, no alert on it yet
     assert topic.status_code == 303 and len(finance.silences()) == 2
+    assert 'aria-label="Lift the silence on topic:earnings"' in client.get("/ui/finance/").text
+    lifted = client.post("/ui/finance/unsilence", data={"csrf": form["csrf"], "key": "topic:earnings"},
+                         follow_redirects=False)
+    assert lifted.status_code == 303 and [s["key"] for s in finance.silences()] == ["entity:Northwind Bank"]
+    assert suite.store.list_audit()[0].action == "lift silence"
+    again = client.post("/ui/finance/unsilence", data={"csrf": form["csrf"], "key": "topic:earnings"})
+    assert again.status_code == 404
 
 
 @on_both

@@ -223,6 +223,14 @@ def finance_page(suite: Suite) -> ConsolePage:
         audit(request, user, "silence", key, {"hours": length, "until": until.isoformat(timespec="minutes"), "reason": reason})
         return redirect(_local(back) or HOME, f"Silenced {key} until {until:%Y-%m-%d %H:%M} UTC")
 
+    @router.post("/unsilence")
+    def unsilence(request: Request, user: Operator, key: Annotated[str, Form(max_length=300)],
+                  back: Annotated[str, Form(max_length=2000)] = "") -> Response:
+        if not store().unsilence(key):
+            raise ConsoleError(404, f"'{key}' is not silenced (any more)")
+        audit(request, user, "lift silence", key)
+        return redirect(_local(back) or HOME, f"{key}: alerts are sent again")
+
     return ConsolePage("finance", "Finance", router, templates=TEMPLATES, order=30)
 
 
