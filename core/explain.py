@@ -16,7 +16,8 @@ word. Which one a model uses is measured (``suite evaluate --explanations``) and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -217,19 +218,18 @@ class Explainer:
 
     def _gradients(self, examples: Sequence[Any], labels: Sequence[str]) -> list[tuple[list[Word], list[float]]]:
         """Gradient x input: the gradient of the label's log-odds at each word piece's first
-        hidden state (:func:`embedding_block`) times that state, summed over each word's pieces; weights are in log-odds (a
-        probability near 1 has almost no gradient left, its log-odds do). Texts are padded into
-        batches, so a batch costs one forward and one backward pass: the cheap method, for
-        explaining every text of a large batch."""
+        hidden state (:func:`embedding_block`) times that state, summed over each word's pieces;
+        weights are in log-odds (a probability near 1 has almost no gradient left, its log-odds
+        do). Texts are sorted by length and padded into batches, each costing one forward and one
+        backward pass: the cheap method, for explaining every text of a large batch."""
         import torch
         from captum.attr import LayerGradientXActivation
 
-        head, tokenizer = self.predictor.head, self.predictor.tokenizer
+        head = self.predictor.head
         prompt = str(getattr(head, "prompt", "") or "")
         model = self.predictor.float_model
         device = next(model.parameters()).device
         n_labels = len(head.labels)
-
         others = ~torch.eye(n_labels, dtype=torch.bool, device=device)
 
         def log_odds(ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
@@ -239,22 +239,46 @@ class Explainer:
             return z - torch.logsumexp(rest, -1)
 
         method = LayerGradientXActivation(log_odds, embedding_block(model))
-        out: list[tuple[list[Word], list[float]]] = []
-        for start in range(0, len(examples), GRADIENT_BATCH):
-            chunk, targets = examples[start:start + GRADIENT_BATCH], labels[start:start + GRADIENT_BATCH]
+        with frozen(model):  # gradients for the activations only, none for the weights: half the backward pass
+            return self._gradient_batches(method, examples, labels, prompt, device)
+
+    def _gradient_batches(self, method: Any, examples: Sequence[Any], labels: Sequence[str], prompt: str,
+                          device: Any) -> list[tuple[list[Word], list[float]]]:
+        import torch
+
+        head, tokenizer = self.predictor.head, self.predictor.tokenizer
+        order = sorted(range(len(examples)), key=lambda i: len(examples[i].text))  # similar lengths pad little
+        found: dict[int, tuple[list[Word], list[float]]] = {}
+        for start in range(0, len(order), GRADIENT_BATCH):
+            picked = order[start:start + GRADIENT_BATCH]
+            chunk, targets = [examples[i] for i in picked], [labels[i] for i in picked]
             encoded = tokenizer([prompt + ex.text for ex in chunk], truncation=True, max_length=self.predictor.max_length,
                                 padding=True, return_offsets_mapping=True, return_tensors="pt")
             offsets = encoded.pop("offset_mapping").tolist()
             ids, mask = encoded["input_ids"].to(device), encoded["attention_mask"].to(device)
-            attributions = method.attribute(ids, target=[head.labels.index(label) for label in targets],
-                                            additional_forward_args=(mask,)).sum(-1).detach().float().tolist()
-            for example, row_offsets, per_piece in zip(chunk, offsets, attributions):
+            # in bf16 where the predictor predicts in bf16: the ranking survives, the pass is ~3x faster
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(getattr(self.predictor, "bf16", False))):
+                attributions = method.attribute(ids, target=[head.labels.index(label) for label in targets],
+                                                additional_forward_args=(mask,))
+            attributions = attributions.float().sum(-1).detach().tolist()
+            for index, example, row_offsets, per_piece in zip(picked, chunk, offsets, attributions):
                 candidates = [w for w in words(example.text) if is_reason(w.text)]
-                if len(words(example.text)) < 2 or not candidates:
-                    out.append(([], []))
-                else:
-                    out.append((candidates, word_totals(candidates, row_offsets, per_piece, len(prompt))))
-        return out
+                found[index] = (([], []) if len(words(example.text)) < 2 or not candidates else
+                                (candidates, word_totals(candidates, row_offsets, per_piece, len(prompt))))
+        return [found[i] for i in range(len(examples))]
+
+
+@contextmanager
+def frozen(model: Any) -> Iterator[None]:
+    """``model``'s weights without gradients for the block, as they were after it."""
+    flags = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
+    for parameter, _ in flags:
+        parameter.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for parameter, flag in flags:
+            parameter.requires_grad_(flag)
 
 
 def embedding_block(model: Any) -> Any:
