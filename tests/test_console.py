@@ -166,3 +166,35 @@ def test_console_errors_are_pages_not_json(suite: Suite, tmp_path: Path):
         bad = client.post("/ui/models/moods/activate", data={"version": "two", "csrf": token})
         assert bad.status_code == 422 and "version" in bad.text and bad.headers["content-type"].startswith("text/html")
         assert client.get("/v1/nothing").headers["content-type"] == "application/json"
+
+
+def test_model_page_shows_the_evaluation_and_what_drives_each_class(tmp_path: Path, tiny_model: Path):
+    """A real `suite evaluate --explanations`: its confusion matrix beside the faithfulness of
+    each method and the words that drive each class (the global view), on the model's page."""
+    from typer.testing import CliRunner
+
+    from core.cli.app import build_app
+
+    settings = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'suite.db'}")
+    suite = Suite(settings, make_plugin_manager(settings, load_entrypoints=False))
+    app = build_app(suite.pm, settings)
+    rows = [("my card was declined", "bad"), ("payment declined again", "bad"), ("refund never came back", "bad"),
+            ("my card works fine", "good"), ("payment went through quickly", "good"), ("refund arrived today", "good")]
+    data = tmp_path / "data.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in rows * 3), encoding="utf-8")
+    for args in (["train", "text-classification", "--train", str(data), "--eval", str(data), "--model", str(tiny_model),
+                  "--epochs", "2", "--lr", "1e-3", "--no-baseline", "--name", "moods"],
+                 ["evaluate", "text-classification", "--data", str(data), "--model", "moods", "--explanations",
+                  "--explain-sample", "6"]):
+        done = CliRunner().invoke(app, args)
+        assert done.exit_code == 0, done.output
+    _, secret = suite.store.create_api_key("ann", "viewer")
+    with client_for(suite) as client:
+        sign_in(client, secret)
+        page = client.get("/ui/models/moods").text
+        image = re.search(r'src="(/ui/models/runs/\d+/confusion_matrix.png)"', page)
+        assert image and client.get(image.group(1)).headers["content-type"] == "image/png"
+        assert "how faithful each method is (6 texts)" in page and "occlusion" in page and "gradient" in page
+        assert "The words that most often drive each class" in page
+        assert re.search(r"<td>(bad|good)</td>\s*<td><span title=", page)
+    suite.close()

@@ -77,6 +77,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, browser: An
     moods.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in MOODS * 3))
     for _ in range(2):  # versions 1 and 2; the second is active
         train(home, "text-classification", "--train", moods, "--model", tiny_model, "--epochs", "1", "--name", "moods")
+    settings = Settings(home=home)  # the model page's evaluation: confusion matrix, faithfulness, words per class
+    evaluated = CliRunner().invoke(build_app(make_plugin_manager(settings), settings), [
+        "evaluate", "text-classification", "--data", str(moods), "--model", "moods", "--explanations", "--explain-sample", "6"])
+    assert evaluated.exit_code == 0, evaluated.output
     store = Store.open(f"sqlite:///{home / 'suite.db'}")
     keys = {role: store.create_api_key(f"{role}-person", role)[1] for role in ("viewer", "operator", "admin")}
     store.close()

@@ -100,8 +100,7 @@ def core_routes() -> APIRouter:
         shown = versions[-1] if not any(v.active for v in versions) else next(v for v in versions if v.active)
         return render(request, "model.html", user=user, title=f"Model {name}", name=name, notice=notice,
                       versions=sorted(versions, key=lambda v: -v.version), shown=_shown_metrics,
-                      before_after=_before_after(shown), current=shown,
-                      images=_evaluation_images(suite, name, shown))
+                      before_after=_before_after(shown), current=shown, evaluation=_evaluation(suite, name, shown))
 
     @router.post("/models/{name}/activate")
     def activate(request: Request, user: Admin, name: str, version: Annotated[int, Form(ge=1)]) -> Response:
@@ -156,17 +155,24 @@ def _before_after(entry: ModelEntry) -> list[dict[str, Any]]:
             if isinstance(v, (int, float)) and isinstance(entry.metrics.get(k), (int, float))]
 
 
-def _evaluation_images(suite: Any, name: str, entry: ModelEntry) -> list[dict[str, Any]]:
-    """The newest ``suite evaluate`` run of this version that wrote images."""
-    specs = {f"{name}:{entry.version}", f"{name}:v{entry.version}"} | ({name} if entry.active else set())
+def _evaluation(suite: Any, name: str, entry: ModelEntry) -> dict[str, Any] | None:
+    """The newest ``suite evaluate`` run of this version that wrote a report: its images
+    (confusion matrix, confidence) and, when run with ``--explanations``, the faithfulness of
+    each method and the global view (words per class, confusions, shortcut words)."""
+    specs = {entry.path, str(Path(entry.path).resolve())} | ({name} if entry.active else set())  # how evaluate names it
     for run in suite.store.list_runs(entry.scenario, limit=200):
-        if run.config.get("verb") == "evaluate" and run.config.get("model") in specs:
-            folder = suite.settings.runs_dir / f"run-{run.id}"
-            found = [{"url": f"/ui/models/runs/{run.id}/{f}", "title": t, "run": run.id}
-                     for f, t in EVALUATION_IMAGES.items() if (folder / f).is_file()]
-            if found:
-                return found
-    return []
+        if run.config.get("verb") != "evaluate" or run.config.get("model") not in specs:
+            continue
+        folder = suite.settings.runs_dir / f"run-{run.id}"
+        report = folder / "report.json"
+        if not report.is_file():
+            continue
+        metrics = json.loads(report.read_text(encoding="utf-8")).get("metrics", {})
+        images = [{"url": f"/ui/models/runs/{run.id}/{f}", "title": t} for f, t in EVALUATION_IMAGES.items()
+                  if (folder / f).is_file()]
+        return {"run": run.id, "when": run.started_at, "data": run.config.get("data"), "images": images,
+                "explanations": metrics.get("explanations")}
+    return None
 
 
 def _database_state(console: Console) -> str:
