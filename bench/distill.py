@@ -1,8 +1,13 @@
-"""Distillation on Financial PhraseBank AllAgree, side by side in one run: the teacher, the
-default model fine-tuned directly, the default model distilled from the teacher (with and
-without unlabelled text), and a 3-layer student of the fine-tuned default model.
+"""Distillation on Financial PhraseBank AllAgree or Banking77, side by side in one run: the
+teacher, the default model fine-tuned directly, the default model distilled from the teacher
+(with and without unlabelled text), and a 3-layer student of the fine-tuned default model.
 
     python -m bench.distill --data ../shared/data/financial_phrasebank --home /tmp/mphome
+    python -m bench.distill --dataset banking77 --data ../shared/data/banking77 --home /tmp/b77home
+
+Banking77: the official test set; its training set split 90/10 (stratified, seed 13) into
+train and early-stopping validation; no unlabelled text (the students learn from the labelled
+training texts' soft targets only).
 
 The split is bench.phrasebank's (stratified 80/10/10, seed 13): train on 80%, early-stop on
 10%, test on the last 10%. The unlabelled text is every 50Agree sentence that is not in the
@@ -22,38 +27,76 @@ import os
 import statistics
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.common import ensure_installed, table
+from bench.common import ensure_installed, read_banking77, table
 from bench.phrasebank import read, split, write
 
-TEACHER = "phrasebank-all-mpnet-base-v2"
-DIRECT = "phrasebank-default"
+
+@dataclass
+class Task:
+    """One dataset's run: the scenario that trains it, its splits and unlabelled text, the names."""
+
+    title: str
+    scenario: str
+    parts: dict[str, list[tuple[str, str]]]
+    unlabelled: list[str]
+    prefix: str  # registered names: <prefix>-all-mpnet-base-v2, <prefix>-default, <short>-student-...
+    short: str
+
+    @property
+    def teacher(self) -> str:
+        return f"{self.prefix}-all-mpnet-base-v2"
+
+    @property
+    def direct(self) -> str:
+        return f"{self.prefix}-default"
+
+
+def phrasebank(data: Path) -> Task:
+    parts = split(read(data / "Sentences_AllAgree.txt"))
+    test_texts = {text for text, _ in parts["test"]}
+    unlabelled = sorted({text for text, _ in read(data / "Sentences_50Agree.txt")} - test_texts)
+    return Task("Financial PhraseBank AllAgree, stratified 80/10/10 seed 13", "finance-sentiment", parts, unlabelled,
+                "phrasebank", "pb")
+
+
+def banking77(data: Path) -> Task:
+    from sklearn.model_selection import train_test_split
+
+    rows = [(ex.text, str(ex.label)) for ex in read_banking77(data, "train")]
+    train, val = train_test_split(rows, test_size=0.1, stratify=[label for _, label in rows], random_state=13)
+    test = [(ex.text, str(ex.label)) for ex in read_banking77(data, "test")]
+    return Task("Banking77, official test set, train split 90/10 stratified seed 13", "text-classification",
+                {"train": train, "val": val, "test": test}, [], "banking77", "b77")
 
 
 def registered(suite: Any, name: str) -> bool:
     return any(entry.name == name for entry in suite.store.list_models())
 
 
-def train(suite: Any, name: str, files: dict[str, str], *, epochs: float | None, model: str | None = None,
+def train(suite: Any, task: Task, name: str, files: dict[str, str], *, epochs: float | None, model: str | None = None,
           distillation: Any = None) -> dict[str, Any]:
+    from core.training.config import TrainConfig
     from plugins.finance_sentiment.scenarios import FINANCE_DEFAULTS
 
-    config = replace(FINANCE_DEFAULTS, baseline=False, distillation=distillation, epochs=epochs or FINANCE_DEFAULTS.epochs)
-    scenario = suite.scenarios.get("finance-sentiment")
+    defaults = FINANCE_DEFAULTS if task.scenario == "finance-sentiment" else TrainConfig()
+    config = replace(defaults, baseline=False, distillation=distillation, epochs=epochs or defaults.epochs)
+    scenario = suite.scenarios.get(task.scenario)
     started = time.perf_counter()
     result = scenario.train(suite, train=files["train"], eval=files["val"], model=model, name=name, training=config)
     return {"train_seconds": round(time.perf_counter() - started, 1), "distillation": result.get("distillation")}
 
 
-def speeds(suite: Any, names: list[str], texts: list[str], repeats: int = 3, precision: str = "auto") -> dict[str, float]:
+def speeds(suite: Any, scenario_name: str, names: list[str], texts: list[str], repeats: int = 3,
+           precision: str = "auto") -> dict[str, float]:
     """Texts/s of each model's Predictor on the same texts, runs interleaved, median; at the
     precision each chose at training (``auto``) or one for all."""
     from core.data.types import TextExample
 
-    scenario = suite.scenarios.get("finance-sentiment")
+    scenario = suite.scenarios.get(scenario_name)
     predictors = {name: scenario.predictor(suite, name, precision) for name in names}
     examples = [TextExample(t) for t in texts]
     runs: dict[str, list[float]] = {name: [] for name in names}
@@ -69,22 +112,23 @@ def speeds(suite: Any, names: list[str], texts: list[str], repeats: int = 3, pre
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/financial_phrasebank"))
+    parser.add_argument("--dataset", choices=["phrasebank", "banking77"], default="phrasebank")
+    parser.add_argument("--data", type=Path, default=None, help="the dataset's folder (default: ../shared/data/...)")
     parser.add_argument("--home", type=Path, required=True, help="SUITE_HOME (models are registered and reused there)")
     parser.add_argument("--teacher-model", default="all-mpnet-base-v2", help="encoder of the teacher")
     parser.add_argument("--layers", type=int, default=3, help="layers of the layer-kept student")
     parser.add_argument("--epochs", type=float, default=None, help="default: the scenario's schedule")
     parser.add_argument("--skip", default="", help="comma list of runs not to do: without-unlabelled, layers")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/distill-phrasebank.json"))
+    parser.add_argument("--out", type=Path, default=None, help="default: bench/results/distill-DATASET.json")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from core.app import Suite
     from core.settings import load_settings
     from core.training.distill import Distillation
 
-    parts = split(read(args.data / "Sentences_AllAgree.txt"))
-    test_texts = {text for text, _ in parts["test"]}
-    unlabelled = sorted({text for text, _ in read(args.data / "Sentences_50Agree.txt")} - test_texts)
+    data = args.data or Path("../shared/data") / ("financial_phrasebank" if args.dataset == "phrasebank" else "banking77")
+    task = phrasebank(data) if args.dataset == "phrasebank" else banking77(data)
+    parts, unlabelled, teacher, direct = task.parts, task.unlabelled, task.teacher, task.direct
     skip = set(filter(None, args.skip.split(",")))
     ensure_installed(args.teacher_model, args.home)
     suite = Suite.create(load_settings(home=args.home))
@@ -93,41 +137,46 @@ def main() -> None:
         files = {name: write(Path(scratch) / f"{name}.csv", rows) for name, rows in parts.items()}
         extra = Path(scratch) / "unlabelled.txt"
         extra.write_text("\n".join(unlabelled) + "\n", encoding="utf-8")
+        more = str(extra) if unlabelled else None
         plan = [
-            (TEACHER, dict(model=args.teacher_model), f"teacher: {args.teacher_model} fine-tuned"),
-            (DIRECT, dict(), "default (6 layers) fine-tuned directly"),
-            ("pb-student-default-unlabelled", dict(distillation=Distillation(TEACHER, unlabelled=str(extra))),
+            (teacher, dict(model=args.teacher_model), f"teacher: {args.teacher_model} fine-tuned"),
+            (direct, dict(), "default (6 layers) fine-tuned directly"),
+            (f"{task.short}-student-default-unlabelled", dict(distillation=Distillation(teacher, unlabelled=more)),
              f"default distilled from the teacher, + {len(unlabelled)} unlabelled"),
-            ("pb-student-default", dict(distillation=Distillation(TEACHER)), "default distilled from the teacher, labelled only"),
-            (f"pb-student-{args.layers}-layers", dict(distillation=Distillation(DIRECT, student_layers=args.layers,
-                                                                                 unlabelled=str(extra))),
-             f"{args.layers} of the fine-tuned default's layers, distilled from it, + unlabelled"),
+            (f"{task.short}-student-default", dict(distillation=Distillation(teacher)),
+             "default distilled from the teacher, labelled only"),
+            (f"{task.short}-student-{args.layers}-layers", dict(distillation=Distillation(direct, student_layers=args.layers,
+                                                                                           unlabelled=more)),
+             f"{args.layers} of the fine-tuned default's layers, distilled from it" + (", + unlabelled" if more else "")),
         ]
         for name, options, label in plan:
-            if ("without-unlabelled" in skip and name == "pb-student-default") or ("layers" in skip and "layers" in name):
+            if ("without-unlabelled" in skip and name.endswith("-student-default")) or ("layers" in skip and "layers" in name):
                 continue
+            if not unlabelled and name.endswith("-default-unlabelled"):
+                continue  # no unlabelled text: the labelled-only student is the run
             runs[name] = {"config": label, "reused": registered(suite, name)}
             if not runs[name]["reused"]:
                 print(f"training {name}: {label}", flush=True)
-                runs[name].update(train(suite, name, files, epochs=args.epochs, **options))
-            tested = suite.scenarios.get("finance-sentiment").evaluate(suite, data=files["test"], model=name)
+                runs[name].update(train(suite, task, name, files, epochs=args.epochs, **options))
+            tested = suite.scenarios.get(task.scenario).evaluate(suite, data=files["test"], model=name)
             runs[name].update(test_accuracy=round(tested["metrics"]["accuracy"], 4),
                               test_macro_f1=round(tested["metrics"]["macro_f1"], 4))
-        texts = [text for text, _ in parts["test"]] * 4
-        rates, int8 = speeds(suite, list(runs), texts), speeds(suite, list(runs), texts, precision="int8")
+        texts = [text for text, _ in parts["test"]] * (4 if task.scenario == "finance-sentiment" else 1)
+        rates = speeds(suite, task.scenario, list(runs), texts)
+        int8 = speeds(suite, task.scenario, list(runs), texts, precision="int8")
     for name in runs:
         runs[name]["texts_per_second"] = round(rates[name], 1)
-        runs[name]["speed_vs_direct"] = round(rates[name] / rates[DIRECT], 2) if DIRECT in rates else None
+        runs[name]["speed_vs_direct"] = round(rates[name] / rates[direct], 2) if direct in rates else None
         runs[name]["int8_texts_per_second"] = round(int8[name], 1)
-        runs[name]["int8_vs_direct"] = round(int8[name] / int8[DIRECT], 2) if DIRECT in int8 else None
+        runs[name]["int8_vs_direct"] = round(int8[name] / int8[direct], 2) if direct in int8 else None
     suite.close()
     rows = [{"model": name, **run} for name, run in runs.items()]
-    print(f"Financial PhraseBank AllAgree, stratified 80/10/10 seed 13: {', '.join(f'{k} {len(v)}' for k, v in parts.items())}; "
-          f"{len(unlabelled)} unlabelled 50Agree sentences not in the test split")
+    print(f"{task.title}: {', '.join(f'{k} {len(v)}' for k, v in parts.items())}; {len(unlabelled)} unlabelled texts")
     print(table(rows, ["model", "config", "test_accuracy", "test_macro_f1", "texts_per_second", "speed_vs_direct",
                        "int8_texts_per_second", "int8_vs_direct", "train_seconds", "reused"]))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"split": {k: len(v) for k, v in parts.items()}, "unlabelled": len(unlabelled),
+    out = args.out or Path(f"bench/results/distill-{args.dataset}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"split": {k: len(v) for k, v in parts.items()}, "unlabelled": len(unlabelled),
                                     "runs": runs}, indent=2))
 
 
