@@ -12,7 +12,7 @@ HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install test test-all demo bench bench-serving bench-distill clean
+.PHONY: install test test-all demo bench bench-serving bench-distill bench-console clean
 
 install: $(STAMP)
 
@@ -78,7 +78,7 @@ bench: install
 	$(BIN)/python -m bench.ner --dataset weibo --data $(DATA)/weibo_ner
 	$(BIN)/python -m bench.multilingual speed --data $(DATA)/chinese_sentiment
 
-# Larger encoders, distillation and explanation faithfulness on PhraseBank AllAgree (issues #17-#19):
+# Larger encoders, distillation and explanation faithfulness on PhraseBank AllAgree and Banking77 (#17-#19):
 # the teacher and the direct fine-tune are registered in BENCH_HOME and reused by the next steps.
 BENCH_HOME ?= .bench-home
 bench-distill: install
@@ -86,6 +86,14 @@ bench-distill: install
 	$(BIN)/python -m bench.phrasebank --data $(DATA)/financial_phrasebank --home $(BENCH_HOME)
 	$(BIN)/python -m bench.distill --data $(DATA)/financial_phrasebank --home $(BENCH_HOME)
 	$(BIN)/python -m bench.explanations --dataset phrasebank --data $(DATA)/financial_phrasebank --home $(BENCH_HOME) --model phrasebank-default
+	$(BIN)/python -m bench.distill --dataset banking77 --data $(DATA)/banking77 --home $(BENCH_HOME)-b77
+	$(BIN)/python -m bench.banking77 --only c --data $(DATA)/banking77 --out bench/results/banking77-c.json
+	$(BIN)/python -m bench.explanations --dataset banking77 --data $(DATA)/banking77 --model bench/results/banking77-model
+
+# The console's server time per page on a seeded store, and bulk scoring across processes (issues #20, #21).
+bench-console: install
+	$(BIN)/python -m bench.console
+	$(BIN)/python -m bench.bulk --data $(DATA)/banking77 --texts 100000
 
 # Serving: p50/p95/p99 and throughput with and without micro-batching, 64 concurrent clients.
 bench-serving: install
