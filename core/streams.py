@@ -116,6 +116,7 @@ class Source(ABC):
 
     name: ClassVar[str]
     follows: ClassVar[bool] = False
+    shared: ClassVar[bool] = False  # readers in several processes split it (a consumer group)
     description: ClassVar[str] = ""
 
     def __init__(self, spec: SourceSpec) -> None:
@@ -135,6 +136,21 @@ class Source(ABC):
 
     def ack(self, items: Sequence[RawItem]) -> None:
         """Called after ``items`` are durably stored; brokers acknowledge them here."""
+
+    def order(self, position: str) -> str:
+        """A text key that sorts positions in feed order (what a shared source's records are
+        counted in, whichever reader handled them)."""
+        return position
+
+    def settled(self) -> str | None:
+        """A shared source's safe point: the :meth:`order` key up to which every record has
+        been acknowledged by some reader (so is stored), None when none has been yet."""
+        raise NotImplementedError(f"{self.name}: not a shared source")
+
+    def progress(self) -> dict[str, int]:
+        """A shared source's backlog: ``length`` (records in the feed), ``lag`` (not yet
+        acknowledged), ``pending`` (handed to a reader, not yet acknowledged)."""
+        raise NotImplementedError(f"{self.name}: not a shared source")
 
     def close(self) -> None:
         """Release connections and files."""

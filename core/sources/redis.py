@@ -3,6 +3,11 @@
 The group, not the job's stored offset, tracks what was delivered: an entry stays pending
 until :meth:`RedisStreamSource.ack` is called after the job stored it, and a restarted reader
 gets its pending entries again before new ones, so nothing is lost between read and store.
+Several processes reading one group share the stream (``shared``): :meth:`settled` tells how
+far every entry has been acknowledged, which is how far their stored items can be counted in
+stream order. A connection lost once the source has started (a Redis restart, a failover) is
+retried with exponential backoff for ``reconnect`` seconds; the first connection is not, so a
+wrong URL is one line at once.
 """
 
 from __future__ import annotations
@@ -92,11 +97,13 @@ class RedisStreamSource(Source):
     Options: ``group`` (default ``suite``; created at the stream's start, with the stream if
     absent), ``consumer`` (default ``HOSTNAME-PID``), ``poll`` (seconds, default 1.0),
     ``claim_idle`` (seconds, default 60; 0 turns taking over off), ``claim_every`` (seconds,
-    default a quarter of ``claim_idle``).
+    default a quarter of ``claim_idle``), ``reconnect`` (seconds a lost connection is retried
+    with backoff, default 300).
     """
 
     name: ClassVar[str] = "redis"
     follows: ClassVar[bool] = True
+    shared: ClassVar[bool] = True
     description: ClassVar[str] = "a Redis stream through a consumer group"
 
     def __init__(self, spec: SourceSpec) -> None:
@@ -110,6 +117,7 @@ class RedisStreamSource(Source):
         self.poll = option_float(spec, "poll", DEFAULT_POLL, minimum=0.001)
         self.claim_idle = option_float(spec, "claim_idle", 60.0)
         self.claim_every = option_float(spec, "claim_every", max(self.claim_idle / 4, self.poll), minimum=0.001)
+        self.reconnect = option_float(spec, "reconnect", 300.0)
         self._client: redis.Redis | None = None
         self._stop = threading.Event()
         self._unacked: set[str] = set()  # handed out, not acknowledged yet: a claim does not hand them out again
@@ -151,6 +159,42 @@ class RedisStreamSource(Source):
                 self._connect().xack(self.stream, self.group, *ids)
             self._unacked.difference_update(ids)
 
+    def order(self, position: str) -> str:
+        """Entry ids (``MILLISECONDS-SEQUENCE``) as fixed-width text, so text order is stream order."""
+        ms, _, seq = position.partition("-")
+        return f"{int(ms):015d}-{int(seq or 0):010d}"
+
+    def settled(self) -> str | None:
+        """Every entry up to the group's last delivered one, and below its lowest pending one,
+        is acknowledged."""
+        group, pending = self._group_state()
+        last = group.get("last-delivered-id") or "0-0"
+        if last == "0-0":
+            return None
+        if not pending.get("pending"):
+            return self.order(last)
+        ms, _, seq = str(pending["min"]).partition("-")
+        below = f"{int(ms)}-{int(seq) - 1}" if int(seq) else f"{int(ms) - 1}-{10**10 - 1}"
+        return None if int(ms) == 0 and not int(seq) else min(self.order(below), self.order(last))
+
+    def progress(self) -> dict[str, int]:
+        group, pending = self._group_state()
+        with self._guard():
+            length = int(self._connect().xlen(self.stream))
+        undelivered = group.get("lag")
+        if undelivered is None:  # Redis cannot tell after entries were deleted: count them
+            with self._guard():
+                undelivered = len(self._connect().xrange(self.stream, f"({group.get('last-delivered-id') or '0-0'}", "+"))
+        return {"length": length, "lag": int(undelivered) + int(pending.get("pending") or 0),
+                "pending": int(pending.get("pending") or 0)}
+
+    def _group_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        client = self._connect()
+        with self._guard():
+            group = next((g for g in client.xinfo_groups(self.stream) if g.get("name") == self.group), {})
+            pending = client.xpending(self.stream, self.group)
+        return group, pending
+
     def close(self) -> None:
         self._stop.set()
         if self._client is not None:
@@ -163,10 +207,20 @@ class RedisStreamSource(Source):
             return self._client
         import redis
 
+        from redis.backoff import ExponentialBackoff
+        from redis.retry import Retry
+
         try:
-            client = redis.Redis.from_url(self.url, decode_responses=True, socket_connect_timeout=5)
+            probe = redis.Redis.from_url(self.url, decode_responses=True, socket_connect_timeout=5, retry=Retry(ExponentialBackoff(), 0))
         except ValueError as exc:
             raise UsageError(f"redis: cannot use URL '{_redact(self.url)}': {exc}") from None
+        with self._guard():
+            probe.ping()  # the first connection fails at once: a wrong URL is the user's to fix
+        probe.close()
+        # from now on a lost connection is retried: about `reconnect` seconds of backoff, 5 s at most apart
+        retry = Retry(ExponentialBackoff(cap=5.0, base=0.1), retries=max(1, int(self.reconnect / 5) + 6))
+        client = redis.Redis.from_url(self.url, decode_responses=True, socket_connect_timeout=5, retry=retry,
+                                      retry_on_error=[redis.ConnectionError, redis.TimeoutError])
         self._client = client
         with self._guard():
             try:

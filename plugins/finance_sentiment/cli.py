@@ -1,4 +1,4 @@
-"""``suite finance alerts list|ack|silence``, ``suite finance dead-letters``, and measuring the
+"""``suite finance alerts list|ack|silence``, ``suite finance dead-letters``, ``suite finance status``, and measuring the
 surge detector: ``suite finance plant`` (labelled surges into a feed), ``suite finance backtest``."""
 
 from __future__ import annotations
@@ -157,6 +157,31 @@ def dead_letters(ctx: typer.Context, limit: Annotated[int, typer.Option("--limit
     rows = _store(ctx).dead_letters(limit)
     display_table(["id", "source_key", "position", "reason", "raw"], rows, json_output=json_output,
                   title="dead letters", empty="no dead letters")
+
+
+@finance.command("status")
+def status(ctx: typer.Context,
+           source: Annotated[Optional[str], typer.Option("--source", help="The shared source (redis://HOST:PORT/DB#STREAM) whose backlog and detector to show.")] = None,
+           group: Annotated[str, typer.Option("--group", help="The consumer group the workers read with.")] = "suite",
+           json_output: JsonFlag = False) -> None:
+    """The monitor's workers (last heartbeat, items, items/s, which one detects) and, with
+    --source, the stream's lag and pending entries and the detector's lag."""
+    from core.sources import open_source
+    from plugins.finance_sentiment.workers import fleet_status, render_status
+
+    suite = get_suite(ctx)
+    opened = open_source(suite, source, group=group) if source else None
+    if opened is not None and not opened.shared:
+        raise UsageError(f"--source {source}: status is for a shared source (redis://HOST:PORT/DB#STREAM)")
+    try:
+        result = fleet_status(FinanceStore(suite.store), opened)
+    finally:
+        if opened is not None:
+            opened.close()
+    if json_output:
+        print_json(result)
+    else:
+        typer.echo(render_status(result) if result["workers"] or source else "no monitor workers seen yet")
 
 
 def _source_spec(source: str) -> str:

@@ -52,14 +52,7 @@ def run_monitor(suite: Suite, config: MonitorConfig, predictor: Any, source_spec
                                              last=monitor.stats.last_time, window=config.surge_window)
     summary["warnings"] = rerun_notes(monitor.stats, source.key, backtest)
     if store:
-        summary["alerts_open"] = [_alert_line(a) for a in store.open_alerts()]
-        summary["store"] = store.counts()
-        pending = store.pending_count()
-        summary["deliveries"]["pending"] = pending
-        if pending:
-            summary["warnings"].append(f"{pending} alert deliveries are still pending (a sink failed every attempt); they are "
-                                       "retried on the next run: suite finance alerts list")
-            summary["exit_code"] = EXIT_PENDING
+        add_store_state(summary, store)
     if report:
         rows = ledger.rows if isinstance(ledger, MemoryLedger) else store.all_items()  # type: ignore[union-attr]
         alerts = list(ledger.alerts.values()) if isinstance(ledger, MemoryLedger) else store.list_alerts(limit=500)  # type: ignore[union-attr]
@@ -67,6 +60,51 @@ def run_monitor(suite: Suite, config: MonitorConfig, predictor: Any, source_spec
 
         summary["report"] = str(write_report(report, report_data(rows, alerts, config, source.key, summary)))
     return summary
+
+
+def run_shared(suite: Suite, config: MonitorConfig, model: str | None, source_spec: str, source_options: dict[str, Any], *,
+               workers: int, metrics_port: int | None, report: Path | None, idle_timeout: float | None,
+               max_items: int | None, since: datetime | None = None) -> dict[str, Any]:
+    """The monitor on a shared source as ``workers`` processes (``workers.py``): one runs in
+    this process; more are spawned. ``metrics_port``: Prometheus ``/metrics`` while it runs."""
+    from plugins.finance_sentiment.scenarios import FinanceSentiment
+    from plugins.finance_sentiment.workers import run_worker, run_workers, serve_metrics
+
+    store = FinanceStore(suite.store)
+    watched = open_source(suite, source_spec, **source_options) if metrics_port else None
+    server = serve_metrics(metrics_port, store, watched) if watched is not None and metrics_port else None
+    try:
+        if workers > 1:
+            summary = run_workers(suite, config, model, source_spec, source_options, workers=workers,
+                                  idle_timeout=idle_timeout, max_items=max_items, since=since)
+        else:
+            summary = run_worker(suite, config, FinanceSentiment().predictor(suite, model), source_spec, source_options,
+                                 idle_timeout=idle_timeout, max_items=max_items, since=since)
+    finally:
+        if server is not None:
+            server.shutdown()
+        if watched is not None:
+            watched.close()
+    summary["warnings"] = []
+    add_store_state(summary, store)
+    if report:
+        from plugins.finance_sentiment.report import write_report
+
+        data = report_data(store.all_items(), store.list_alerts(limit=500), config, summary["source"], summary)
+        summary["report"] = str(write_report(report, data))
+    return summary
+
+
+def add_store_state(summary: dict[str, Any], store: FinanceStore) -> None:
+    """What the store holds after a run: open alerts, counts, deliveries still pending (exit 3)."""
+    summary["alerts_open"] = [_alert_line(a) for a in store.open_alerts()]
+    summary["store"] = store.counts()
+    pending = store.pending_count()
+    summary["deliveries"]["pending"] = pending
+    if pending:
+        summary["warnings"].append(f"{pending} alert deliveries are still pending (a sink failed every attempt); they are "
+                                   "retried on the next run: suite finance alerts list")
+        summary["exit_code"] = EXIT_PENDING
 
 
 def rerun_notes(stats: Stats, source_key: str, backtest: bool) -> list[str]:

@@ -30,7 +30,7 @@ import hashlib
 import re
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
@@ -153,6 +153,18 @@ class RepeatFilter:
         return None
 
 
+def _as_stored(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Rows grouped by the batch that stored them (``stored_at``)."""
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        if batch and row["stored_at"] != batch[-1]["stored_at"]:
+            yield batch
+            batch = []
+        batch.append(row)
+    if batch:
+        yield batch
+
+
 def _open_alert(alert: dict[str, Any]) -> OpenAlert:
     evidence = alert.get("evidence") or {}
     return OpenAlert(alert["id"], alert["fired_at"], evidence.get("score", 0.0), alert["severity"], evidence.get("test", "share"))
@@ -203,12 +215,13 @@ class Monitor:
         self._retry_at: dict[tuple[str, str, str], float] = {}
 
     # -- start -------------------------------------------------------------------------------
-    def warm_up(self, store: FinanceStore) -> int:
-        """Rebuild the detector by replaying the stored items as they were counted (batch by
-        batch, each in time order) over twice its span, starting from the alerts open then, so
-        that its state is the one the last run had. The replay's alert events were recorded
+    def warm_up(self, store: FinanceStore, cursor: str | None = None) -> int:
+        """Rebuild the detector by replaying the stored items as they were counted over twice
+        its span, starting from the alerts open then, so that its state is the one the last
+        run had: batch by batch, each in time order, or, for a shared source's detector (up to
+        its ``cursor``), one by one in stream order. The replay's alert events were recorded
         with their batches; any it would add are dropped, and alerts open in the store stay open."""
-        latest = store.latest_time()
+        latest = store.latest_time() if cursor is None else store.latest_counted(cursor)
         count = 0
         if latest is not None:
             start = latest - 2 * self.detector.span
@@ -218,18 +231,13 @@ class Monitor:
                     self.detector.restore(alert["key"], _open_alert(alert))
                 else:
                     self.detector.quiet(alert["key"], alert["resolved_at"] + cooldown)
-            batch: list[Scored] = []
-            stored_at = None
-            for row in store.items_since(start):
-                if row["stored_at"] != stored_at and batch:
-                    self.detector.process(batch)
-                    batch = []
-                stored_at = row["stored_at"]
-                batch.append(self._scored(row["id"], row["time"], row["text"], row["sentiment"], row["negative_score"],
-                                          row["topic"], row["entities"]))
-                self.repeats.check(StreamItem(row["id"], row["time"], row["text"], ""))
-                count += 1
-            self.detector.process(batch)
+            batches = _as_stored(store.items_since(start)) if cursor is None else ([row] for row in store.counted_since(cursor, start))
+            for batch in batches:
+                self.detector.process([self._scored(row["id"], row["time"], row["text"], row["sentiment"], row["negative_score"],
+                                                    row["topic"], row["entities"]) for row in batch])
+                for row in batch:
+                    self.repeats.check(StreamItem(row["id"], row["time"], row["text"], ""))
+                count += len(batch)
         self.detector.settle({alert["key"]: _open_alert(alert) for alert in store.open_alerts()})
         return count
 
@@ -251,36 +259,21 @@ class Monitor:
                 break
         events = self.detector.evaluate()  # the last bucket, still open when the source ended
         if events:
-            self.ledger.commit_batch(source.key, None, [], [], [self._alert_event(event) for event in events])
+            self.ledger.commit_batch(source.key, None, [], [], [self.alert_event(event) for event in events])
             self.stats.events += events
         self.deliver_pending(final=True)
         return self.stats
 
     def process(self, source: Source, batch: Sequence[Any]) -> list[SurgeEvent]:
-        self.stats.read += len(batch)
-        valid: list[tuple[Any, StreamItem]] = []
-        bad: list[dict[str, Any]] = []
-        not_after = datetime.now(timezone.utc) + timedelta(minutes=self.config.max_future_minutes)
-        for raw in batch:
-            parsed = parse_item(raw, source.name, not_before=self.config.min_time, not_after=not_after)
-            if isinstance(parsed, Malformed):
-                bad.append(dead_letter(parsed.position, parsed.raw, parsed.reason))
-            elif self.since is not None and parsed.time < self.since:
-                self.stats.skipped += 1
-            else:
-                valid.append((raw, parsed))
-        scored, poison = self._score(valid)
-        bad += poison
-        rows = [self._row(item, p, entities) for item, (p, entities) in scored]
+        rows, bad = self.score_batch(source, batch)
         known = self.ledger.known([row["id"] for row in rows])
         fresh: dict[str, dict[str, Any]] = {}
         for row in rows:
             if row["id"] not in known and row["id"] not in fresh:  # an id twice in one batch counts once
                 fresh[row["id"]] = row
         self.fault("scored")
-        events = self.detector.process([self._scored(r["id"], r["time"], r["text"], r["sentiment"], r["negative_score"],
-                                                     r["topic"], r["entities"]) for r in fresh.values() if r["duplicate_of"] is None])
-        records = [self._alert_event(event) for event in events]
+        events = self.count(list(fresh.values()))
+        records = [self.alert_event(event) for event in events]
         self.fault("detected")
         self.ledger.commit_batch(source.key, batch[-1].position, list(fresh.values()), bad, records)
         self.fault("committed")
@@ -294,7 +287,38 @@ class Monitor:
         self.stats.events += events
         return events
 
-    def _score(self, valid: list[tuple[Any, StreamItem]]) -> tuple[list[tuple[StreamItem, tuple[dict[str, Any], list[str]]]],
+    def score_batch(self, source: Source, batch: Sequence[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Validate and score a batch: the rows to store, in feed order (a shared source's carry
+        their ``position``, the detector's order), and the dead letters. Counts nothing."""
+        self.stats.read += len(batch)
+        valid: list[tuple[Any, StreamItem]] = []
+        bad: list[dict[str, Any]] = []
+        not_after = datetime.now(timezone.utc) + timedelta(minutes=self.config.max_future_minutes)
+        for raw in batch:
+            parsed = parse_item(raw, source.name, not_before=self.config.min_time, not_after=not_after)
+            if isinstance(parsed, Malformed):
+                bad.append(dead_letter(parsed.position, parsed.raw, parsed.reason))
+            elif self.since is not None and parsed.time < self.since:
+                self.stats.skipped += 1
+            else:
+                valid.append((raw, parsed))
+        scored, poison = self._score(valid)
+        where = (lambda raw: {"position": source.order(raw.position)}) if source.shared else (lambda raw: {})
+        return [self._row(item, p, entities) | where(raw) for raw, item, (p, entities) in scored], bad + poison
+
+    def count(self, rows: Sequence[dict[str, Any]], *, one_by_one: bool = False) -> list[SurgeEvent]:
+        """Mark the repeated texts among new ``rows`` (``duplicate_of``) and count the others:
+        the surge detector's input. ``one_by_one``: each row on its own, in the given order
+        (a shared source's stream order), so no batch boundary can change what fires."""
+        for row in rows:
+            row["duplicate_of"] = self.repeats.check(StreamItem(row["id"], row["time"], row["text"], ""))
+        counted = [self._scored(r["id"], r["time"], r["text"], r["sentiment"], r["negative_score"], r["topic"], r["entities"])
+                   for r in rows if r["duplicate_of"] is None]
+        if not one_by_one:
+            return self.detector.process(counted)
+        return [event for item in counted for event in self.detector.process([item])]
+
+    def _score(self, valid: list[tuple[Any, StreamItem]]) -> tuple[list[tuple[Any, StreamItem, tuple[dict[str, Any], list[str]]]],
                                                                    list[dict[str, Any]]]:
         """Score the batch; when the model refuses it, halve it until the items it refuses are
         found and dead-lettered, so one poison item never costs its batch nor stops the monitor.
@@ -309,11 +333,11 @@ class Monitor:
         return done, [dead_letter(raw.position, raw.raw, f"the model could not score it: {type(exc).__name__}: {exc}")
                       for raw, exc in refused]
 
-    def _bisect(self, valid: list[tuple[Any, StreamItem]]) -> tuple[list[tuple[StreamItem, tuple[dict[str, Any], list[str]]]],
+    def _bisect(self, valid: list[tuple[Any, StreamItem]]) -> tuple[list[tuple[Any, StreamItem, tuple[dict[str, Any], list[str]]]],
                                                                     list[tuple[Any, Exception]]]:
         items = [item for _, item in valid]
         try:
-            return list(zip(items, score(self.scorer, self.watchlist, items))), []
+            return [(raw, item, result) for (raw, item), result in zip(valid, score(self.scorer, self.watchlist, items))], []
         except POISON_ERRORS as exc:
             if len(valid) == 1:
                 return [], [(valid[0][0], exc)]
@@ -327,7 +351,7 @@ class Monitor:
             "sentiment": prediction["label"], "sentiment_score": round(prediction["score"], 5),
             "negative_score": round(prediction["scores"].get("negative", 0.0), 5),
             "topic": prediction.get("topic", "other"), "topic_score": round(prediction.get("topic_score", 0.0), 5),
-            "duplicate_of": self.repeats.check(item),
+            "duplicate_of": None,  # set when counted (count)
         }  # fmt: skip
 
     @staticmethod
@@ -350,7 +374,7 @@ class Monitor:
         s.last_time = max(s.last_time or row["time"], row["time"])
 
     # -- alerts ------------------------------------------------------------------------------
-    def _alert_event(self, event: SurgeEvent) -> AlertEvent:
+    def alert_event(self, event: SurgeEvent) -> AlertEvent:
         evidence = dict(event.evidence)
         if event.kind != "resolve":
             evidence["items"] = [self._explained(item) if i < EXPLAINED_ITEMS else item

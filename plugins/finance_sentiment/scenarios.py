@@ -181,6 +181,8 @@ class FinanceMonitor(Scenario):
             max_items: Annotated[Optional[int], typer.Option("--max-items", help="Stop after reading this many items.")] = None,
             source_option: Annotated[Optional[list[str]], typer.Option("--source-option", help="KEY=VALUE for the source (e.g. group=risk, poll=0.5).")] = None,
             live: Annotated[Optional[bool], typer.Option("--live/--no-live", help="Live console view (default: when stderr is a terminal).")] = None,
+            workers: Annotated[int, typer.Option("--workers", min=1, help="Processes on this host sharing a Redis stream's consumer group (one of them, or of any host's, detects surges).")] = 1,
+            metrics_port: Annotated[Optional[int], typer.Option("--metrics-port", min=1, max=65535, help="Serve Prometheus /metrics on this port (a shared source: workers, rates, lag, alerts).")] = None,
             ) -> dict[str, Any]:
         """Monitor a feed: store every item once, track negativity, alert on surges.
 
@@ -214,6 +216,15 @@ class FinanceMonitor(Scenario):
                                          training=replace(FINANCE_DEFAULTS, epochs=3, baseline=False))
         if batch_size:
             config.batch_size = batch_size
+        if not backtest and (workers > 1 or metrics_port or _shared(suite, str(source))):
+            from plugins.finance_sentiment.job import run_shared
+
+            if not _shared(suite, str(source)):
+                raise UsageError(f"--workers and --metrics-port need a shared source: a Redis stream read through its consumer "
+                                 f"group (--source redis://HOST:PORT/DB#STREAM), not {str(source).partition(':')[0]}:")
+            return run_shared(suite, config, model, str(source), options, workers=workers, metrics_port=metrics_port,
+                              report=report, idle_timeout=idle_timeout, max_items=max_items,
+                              since=parse_since(since) if since else None)
         show = sys.stderr.isatty() if live is None else live
         return run_monitor(suite, config, FinanceSentiment().predictor(suite, model), str(source), options,
                            backtest=backtest, report=report, idle_timeout=idle_timeout, max_items=max_items, live=show,
@@ -253,6 +264,13 @@ def encoder_prompts(folder: Path) -> dict[str, str]:
         if isinstance(prompts, dict) and prompts:
             return {str(k): v for k, v in prompts.items() if isinstance(v, str)}
     return {}
+
+
+def _shared(suite: Suite, spec: str) -> bool:
+    """Whether the source ``spec`` names is read by several processes (a consumer group)."""
+    from core import SourceSpec
+
+    return suite.sources.get(SourceSpec.parse(spec).scheme).shared
 
 
 def _registered(suite: Suite, name: str) -> bool:

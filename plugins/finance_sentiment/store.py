@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Column, ColumnElement, Float, Integer, MetaData, String, Table, Text, and_, case, cast,
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, ColumnElement, Float, Integer, MetaData, String, Table, Text, and_, case, cast,
                         delete, extract, func, insert, literal_column, or_, select, true, update)
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,7 @@ items = Table(
     Column("topic_score", Float, nullable=False),
     Column("duplicate_of", String(200)),
     Column("stored_at", UTCDateTime(), nullable=False),
+    Column("position", String(40)),  # a shared source's order key (Source.order): the detector's order
 )  # fmt: skip
 offsets = Table(
     "finance_offsets", metadata,
@@ -91,6 +92,30 @@ silences = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )  # fmt: skip
 
+leases = Table(
+    "finance_leases", metadata,
+    Column("name", String(1000), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("token", Integer, nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("taken_at", UTCDateTime(), nullable=False),
+)  # fmt: skip
+workers = Table(
+    "finance_workers", metadata,
+    Column("name", String(200), primary_key=True),
+    Column("source_key", String(1000), nullable=False),
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("seen_at", UTCDateTime(), nullable=False),
+    Column("items", BigInteger, nullable=False),
+    Column("stored", BigInteger, nullable=False),
+    Column("dead_letters", BigInteger, nullable=False),
+    Column("items_per_second", Float, nullable=False),
+    Column("detector", Boolean, nullable=False),
+    Column("stopped_at", UTCDateTime()),
+)  # fmt: skip
+
 ALERT_STATUSES = ("firing", "resolved")
 EVIDENCE_NUMBERS = ("negative", "total", "share", "baseline_share", "score")  # what an alert list shows of its evidence
 
@@ -102,6 +127,20 @@ class Delivery:
     sink: str
     payload: dict[str, Any]
     attempts: int
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The right to run the surge detector of one source; ``token`` grows with each new holder
+    (a fencing token: a holder that lost the lease cannot commit)."""
+
+    name: str
+    holder: str
+    token: int
+
+
+class LeaseLost(Exception):
+    """Another process took the detector's lease: this one's uncommitted work is dropped."""
 
 
 @dataclass(frozen=True)
@@ -163,16 +202,120 @@ class FinanceStore:
             if bad:
                 s.execute(insert(dead_letters), [b | {"source_key": source_key, "created_at": now} for b in bad])
             if position is not None:
-                count = len(fresh)
-                changed = s.execute(update(offsets).where(offsets.c.source_key == source_key)
-                                    .values(position=position, items=offsets.c["items"] + count, updated_at=now)).rowcount
-                if not changed:
-                    s.execute(insert(offsets).values(source_key=source_key, position=position, items=count, updated_at=now))
+                _move_offset(s, source_key, position, len(fresh), now)
             for event in events:
                 self._record(s, event, now)
             return set(fresh)
 
         return self.store.write(work)
+
+    # -- several processes on one shared source (workers.py) ----------------------------------
+    def take_lease(self, name: str, holder: str, seconds: float) -> Lease | None:
+        """Take or renew the lease ``name`` for ``seconds``: held by ``holder`` now, or free
+        (never taken, or expired). A compare-and-set on the token, so of two processes that
+        both saw it expire, one gets it. None: another process holds it."""
+        from sqlalchemy.exc import IntegrityError
+
+        def work(s: Session) -> Lease | None:
+            now = utcnow()
+            until = now + timedelta(seconds=seconds)
+            row = s.execute(select(leases).where(leases.c.name == name).with_for_update()).mappings().first()
+            if row is None:
+                s.execute(insert(leases).values(name=name, holder=holder, token=1, expires_at=until, taken_at=now))
+                return Lease(name, holder, 1)
+            held = row["holder"] == holder and row["expires_at"] > now
+            if not held and row["expires_at"] > now:
+                return None
+            token = row["token"] if held else row["token"] + 1
+            values = {"expires_at": until} if held else {"holder": holder, "token": token, "expires_at": until, "taken_at": now}
+            changed = s.execute(update(leases).where(leases.c.name == name, leases.c.token == row["token"],
+                                                     leases.c.holder == row["holder"]).values(**values)).rowcount
+            return Lease(name, holder, token) if changed else None
+
+        try:
+            return self.store.write(work)
+        except IntegrityError:  # another process inserted it first
+            return None
+
+    def release_lease(self, lease: Lease) -> None:
+        """Let the next process take the lease at once (a clean stop)."""
+        self.store.write(lambda s: s.execute(update(leases).where(
+            leases.c.name == lease.name, leases.c.holder == lease.holder, leases.c.token == lease.token).values(expires_at=utcnow())))
+
+    def lease(self, name: str) -> dict[str, Any] | None:
+        with self.store.read() as s:
+            row = s.execute(select(leases).where(leases.c.name == name)).mappings().first()
+        return dict(row) if row else None
+
+    def items_to_count(self, after: str | None, upto: str, limit: int) -> list[dict[str, Any]]:
+        """Stored items of a shared source behind the detector's cursor ``after`` and up to the
+        source's safe point ``upto``, in stream order."""
+        query = (select(items.c.id, items.c.time, items.c.text, items.c.sentiment, items.c.negative_score, items.c.topic,
+                        items.c.entities, items.c.position)
+                 .where(items.c.position <= upto).order_by(items.c.position).limit(limit))
+        if after is not None:
+            query = query.where(items.c.position > after)
+        with self.store.read() as s:
+            return [dict(r) for r in s.execute(query).mappings()]
+
+    def counted_since(self, cursor: str, since: datetime, batch: int = 2000) -> Iterator[dict[str, Any]]:
+        """What the detector counted of a shared source from ``since`` on, in the order it did
+        (stream order, up to its ``cursor``, repeats left out): a new holder's warm-up."""
+        query = (select(items.c.id, items.c.time, items.c.text, items.c.sentiment, items.c.negative_score, items.c.topic,
+                        items.c.entities)
+                 .where(items.c.position <= cursor, items.c.time >= since, items.c.duplicate_of.is_(None))
+                 .order_by(items.c.position))
+        with self.store.read() as s:
+            for row in s.execute(query.execution_options(yield_per=batch)).mappings():
+                yield dict(row)
+
+    def latest_counted(self, cursor: str) -> datetime | None:
+        with self.store.read() as s:
+            return s.execute(select(func.max(items.c.time)).where(items.c.position <= cursor)).scalar()
+
+    def uncounted(self, cursor: str | None) -> int:
+        """Items of a shared source stored but not counted by the detector yet (its lag)."""
+        query = select(func.count()).select_from(items).where(items.c.position.is_not(None))
+        if cursor is not None:
+            query = query.where(items.c.position > cursor)
+        with self.store.read() as s:
+            return s.execute(query).scalar_one()
+
+    def commit_counted(self, lease: Lease, seconds: float, cursor_key: str, cursor: str, counted: int,
+                       repeats: dict[str, str], events: Sequence[AlertEvent]) -> None:
+        """The detector's step in one transaction, fenced by its lease: the repeats it found,
+        its cursor and the alert events (queued for their sinks). :class:`LeaseLost`, and
+        nothing written, when another process has taken the lease since."""
+        def work(s: Session) -> None:
+            now = utcnow()
+            fenced = s.execute(update(leases).where(leases.c.name == lease.name, leases.c.holder == lease.holder,
+                                                    leases.c.token == lease.token)
+                               .values(expires_at=now + timedelta(seconds=seconds))).rowcount
+            if not fenced:
+                raise LeaseLost(lease.name)
+            for item_id, first in repeats.items():
+                s.execute(update(items).where(items.c.id == item_id).values(duplicate_of=first))
+            _move_offset(s, cursor_key, cursor, counted, now)
+            for event in events:
+                self._record(s, event, now)
+
+        self.store.write(work)
+
+    def heartbeat(self, worker: dict[str, Any]) -> None:
+        """Upsert a worker's row (name, source_key, host, pid, started_at, counts, rate, detector)."""
+        def work(s: Session) -> None:
+            values = worker | {"seen_at": utcnow()}
+            if not s.execute(update(workers).where(workers.c.name == worker["name"]).values(**values)).rowcount:
+                s.execute(insert(workers).values(**values))
+
+        self.store.write(work)
+
+    def workers(self, source_key: str | None = None) -> list[dict[str, Any]]:
+        query = select(workers).order_by(workers.c.started_at, workers.c.name)
+        if source_key is not None:
+            query = query.where(workers.c.source_key == source_key)
+        with self.store.read() as s:
+            return [dict(r) for r in s.execute(query).mappings()]
 
     def items_since(self, since: datetime, batch: int = 2000) -> Iterator[dict[str, Any]]:
         """Stored, non-duplicate items from ``since`` on, in the order the monitor counted them:
@@ -436,3 +579,11 @@ class FinanceStore:
                 {"t": datetime.fromtimestamp(int(index) * size, tz=timezone.utc), "total": int(total), "negative": int(neg or 0)})
         ranked = sorted(series, key=lambda k: (-sum(b["negative"] for b in series[k]), -sum(b["total"] for b in series[k]), k))
         return {key: series[key] for key in (ranked if only else ranked[:top])}
+
+
+def _move_offset(s: Session, source_key: str, position: str, count: int, now: datetime) -> None:
+    """Upsert a source's offset, adding ``count`` to the items stored behind it."""
+    changed = s.execute(update(offsets).where(offsets.c.source_key == source_key)
+                        .values(position=position, items=offsets.c["items"] + count, updated_at=now)).rowcount
+    if not changed:
+        s.execute(insert(offsets).values(source_key=source_key, position=position, items=count, updated_at=now))
