@@ -206,7 +206,6 @@ class RedisStreamSource(Source):
         if self._client is not None:
             return self._client
         import redis
-
         from redis.backoff import ExponentialBackoff
         from redis.retry import Retry
 

@@ -38,7 +38,7 @@ from typing import Any
 from core import Source, Suite, UsageError
 from core.sources import open_source
 from plugins.finance_sentiment.config import MonitorConfig
-from plugins.finance_sentiment.monitor import Monitor, Scorer, Stats, build_sinks
+from plugins.finance_sentiment.monitor import Monitor, Scorer, build_sinks
 from plugins.finance_sentiment.store import FinanceStore, Lease, LeaseLost
 from plugins.finance_sentiment.surge import SurgeEvent
 
@@ -441,5 +441,5 @@ def serve_metrics(port: int, store: FinanceStore, source: Source) -> Any:
 
     registry = CollectorRegistry()
     registry.register(FleetCollector())
-    server, thread = start_http_server(port, registry=registry)
+    server, _thread = start_http_server(port, registry=registry)
     return server
