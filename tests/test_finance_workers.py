@@ -207,6 +207,7 @@ def test_kill_9_of_a_worker_and_of_the_detector_holder_loses_nothing_and_fires_n
     processes = [subprocess.Popen(command, env=os.environ | {"SUITE_HOME": str(home)} | env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for _ in range(3)]
     source = open_source(suite, f"{url}#{stream}", group="fleet")
+
     def count() -> int:
         return store.counts()["items"]
 
@@ -327,4 +328,28 @@ def test_a_redis_restart_mid_stream_loses_nothing(trained: Path, long_feed: Any,
         if worker.poll() is None:
             worker.kill()
             worker.communicate()
+        suite.close()
+
+
+def test_the_detector_lease_goes_to_one_process_and_fences_the_one_that_lost_it(settings: Settings) -> None:
+    from plugins.finance_sentiment.store import LeaseLost
+
+    suite = Suite.create(settings)
+    store = FinanceStore(suite.store)
+    try:
+        first = store.take_lease("detector:x", "a", 0.3)
+        assert first is not None and first.token == 1
+        assert store.take_lease("detector:x", "b", 0.3) is None  # held
+        assert store.take_lease("detector:x", "a", 0.3) == first  # renewed, same token
+        time.sleep(0.4)
+        second = store.take_lease("detector:x", "b", 30)  # expired: taken over, a new token
+        assert second is not None and second.token == 2
+        with pytest.raises(LeaseLost):  # the old holder, back from a pause, cannot commit
+            store.commit_counted(first, 5, "detector:x", "000000000000001-0000000000", 1, {}, [])
+        assert store.offset("detector:x") is None
+        store.commit_counted(second, 5, "detector:x", "000000000000001-0000000000", 1, {}, [])
+        assert store.offset("detector:x") == "000000000000001-0000000000"
+        store.release_lease(second)
+        assert store.take_lease("detector:x", "a", 5).token == 3  # released: taken at once
+    finally:
         suite.close()

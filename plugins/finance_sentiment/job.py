@@ -64,7 +64,7 @@ def run_monitor(suite: Suite, config: MonitorConfig, predictor: Any, source_spec
 
 def run_shared(suite: Suite, config: MonitorConfig, model: str | None, source_spec: str, source_options: dict[str, Any], *,
                workers: int, metrics_port: int | None, report: Path | None, idle_timeout: float | None,
-               max_items: int | None, since: datetime | None = None) -> dict[str, Any]:
+               max_items: int | None, since: datetime | None = None, precision: str = "auto") -> dict[str, Any]:
     """The monitor on a shared source as ``workers`` processes (``workers.py``): one runs in
     this process; more are spawned. ``metrics_port``: Prometheus ``/metrics`` while it runs."""
     from plugins.finance_sentiment.scenarios import FinanceSentiment
@@ -76,9 +76,9 @@ def run_shared(suite: Suite, config: MonitorConfig, model: str | None, source_sp
     try:
         if workers > 1:
             summary = run_workers(suite, config, model, source_spec, source_options, workers=workers,
-                                  idle_timeout=idle_timeout, max_items=max_items, since=since)
+                                  idle_timeout=idle_timeout, max_items=max_items, since=since, precision=precision)
         else:
-            summary = run_worker(suite, config, FinanceSentiment().predictor(suite, model), source_spec, source_options,
+            summary = run_worker(suite, config, FinanceSentiment().predictor(suite, model, precision), source_spec, source_options,
                                  idle_timeout=idle_timeout, max_items=max_items, since=since)
     finally:
         if server is not None:

@@ -181,6 +181,7 @@ class FinanceMonitor(Scenario):
             max_items: Annotated[Optional[int], typer.Option("--max-items", help="Stop after reading this many items.")] = None,
             source_option: Annotated[Optional[list[str]], typer.Option("--source-option", help="KEY=VALUE for the source (e.g. group=risk, poll=0.5).")] = None,
             live: Annotated[Optional[bool], typer.Option("--live/--no-live", help="Live console view (default: when stderr is a terminal).")] = None,
+            precision: Annotated[str, typer.Option("--precision", help="auto (what training measured fastest), bf16, fp32 or int8. bf16 and int8 scores vary in their last digits with a text's batch neighbours: fp32 when runs must agree exactly.")] = "auto",
             workers: Annotated[int, typer.Option("--workers", min=1, help="Processes on this host sharing a Redis stream's consumer group (one of them, or of any host's, detects surges).")] = 1,
             metrics_port: Annotated[Optional[int], typer.Option("--metrics-port", min=1, max=65535, help="Serve Prometheus /metrics on this port (a shared source: workers, rates, lag, alerts).")] = None,
             ) -> dict[str, Any]:
@@ -222,11 +223,11 @@ class FinanceMonitor(Scenario):
             if not _shared(suite, str(source)):
                 raise UsageError(f"--workers and --metrics-port need a shared source: a Redis stream read through its consumer "
                                  f"group (--source redis://HOST:PORT/DB#STREAM), not {str(source).partition(':')[0]}:")
-            return run_shared(suite, config, model, str(source), options, workers=workers, metrics_port=metrics_port,
+            return run_shared(suite, config, model, str(source), options, workers=workers, metrics_port=metrics_port, precision=precision,
                               report=report, idle_timeout=idle_timeout, max_items=max_items,
                               since=parse_since(since) if since else None)
         show = sys.stderr.isatty() if live is None else live
-        return run_monitor(suite, config, FinanceSentiment().predictor(suite, model), str(source), options,
+        return run_monitor(suite, config, FinanceSentiment().predictor(suite, model, precision), str(source), options,
                            backtest=backtest, report=report, idle_timeout=idle_timeout, max_items=max_items, live=show,
                            truth=surges, from_start=from_start, since=parse_since(since) if since else None)
 

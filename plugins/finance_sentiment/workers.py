@@ -265,6 +265,7 @@ class WorkerTask:
     max_items: int | None
     since: datetime | None
     threads: int
+    precision: str = "auto"
 
 
 def _worker_main(task: WorkerTask, results: Any) -> None:
@@ -279,7 +280,8 @@ def _worker_main(task: WorkerTask, results: Any) -> None:
     suite = Suite.create(load_settings(**task.settings))
     try:
         config = MonitorConfig.from_table(task.config, origin="suite run finance-monitor")
-        summary = run_worker(suite, config, FinanceSentiment().predictor(suite, task.model), task.source_spec, task.options,
+        summary = run_worker(suite, config, FinanceSentiment().predictor(suite, task.model, task.precision), task.source_spec,
+                             task.options,
                              idle_timeout=task.idle_timeout, max_items=task.max_items, since=task.since)
         results.put(summary)
     except UsageError as exc:
@@ -290,7 +292,8 @@ def _worker_main(task: WorkerTask, results: Any) -> None:
 
 
 def run_workers(suite: Suite, config: MonitorConfig, model: str | None, source_spec: str, options: dict[str, Any], *,
-                workers: int, idle_timeout: float | None, max_items: int | None, since: datetime | None = None) -> dict[str, Any]:
+                workers: int, idle_timeout: float | None, max_items: int | None, since: datetime | None = None,
+                precision: str = "auto") -> dict[str, Any]:
     """``workers`` processes on this host, each :func:`run_worker`; one that dies (a crash, a
     ``kill -9``) is restarted (its pending entries are claimed by the others meanwhile)."""
     from core.cli.bulk import settings_for_workers
@@ -299,7 +302,7 @@ def run_workers(suite: Suite, config: MonitorConfig, model: str | None, source_s
     results = context.Queue()
     threads = max(1, (os.cpu_count() or 1) // workers)
     task = WorkerTask(settings_for_workers(suite.settings), config.model_dump(), model, source_spec, options,
-                      idle_timeout, max_items, since, threads)
+                      idle_timeout, max_items, since, threads, precision)
     started = time.perf_counter()
     slots = {slot: context.Process(target=_worker_main, args=(task, results), name=f"finance-worker-{slot}")
              for slot in range(workers)}
