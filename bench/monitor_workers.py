@@ -1,12 +1,15 @@
 """The finance monitor as several processes on one Redis stream (issue #20), side by side in
 one run:
 
-1. throughput: ``--workers 1`` (one process, all cores) and ``--workers 2`` (one thread each)
-   reading the same stream, items/s from the first to the last item stored (start-up and the
+1. throughput: ``--workers 1`` (one process, all cores), ``--workers 1`` held to one thread
+   (the per-core figure) and ``--workers 2`` (one thread each) reading the same stream at the
+   precision training chose, items/s from the first to the last item stored (start-up and the
    idle timeout left out) and over the whole command;
 2. the same alerts: the packaged demo feed and a replayed Financial PhraseBank feed with
    surges planted by ``suite finance plant``: the alerts (key, firing time, status, severity,
-   resolution) of 1, 2 and 3 workers against the single-process monitor replaying the file;
+   resolution) of 1, 2 and 3 workers against the single-process monitor replaying the file,
+   all at ``--precision fp32`` (bf16 and int8 scores move in their last digits with a text's
+   batch neighbours, and which texts share a batch differs between runs);
 3. faults: three worker processes on the PhraseBank feed; ``kill -9`` of a scoring worker at
    20% of the feed and of the detector's holder at 50%: the seconds until another holds the
    lease, items stored against distinct ids, alerts against one process's, the backlog at the end.
@@ -45,13 +48,13 @@ from bench.phrasebank import read
 SAMPLES = Path(__file__).resolve().parent.parent / "plugins" / "finance_sentiment" / "samples"
 
 
-def env_for(home: Path, database_url: str | None) -> dict[str, str]:
+def env_for(home: Path, database_url: str | None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUITE_")} | {"SUITE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    return env | ({"SUITE_DATABASE_URL": database_url} if database_url else {})
+    return env | ({"SUITE_DATABASE_URL": database_url} if database_url else {}) | extra
 
 
-def suite(home: Path, database_url: str | None, *args: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-m", "core.cli.app", *args], env=env_for(home, database_url),
+def suite(home: Path, database_url: str | None, *args: str, **extra_env: str) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-m", "core.cli.app", *args], env=env_for(home, database_url, **extra_env),
                           capture_output=True, text=True, check=False)
     if done.returncode not in (0, 3):
         raise SystemExit(f"suite {' '.join(args[:3])} failed:\n{done.stderr[-3000:]}")
@@ -142,42 +145,61 @@ def phrasebank_feed(data: Path, items: int, path: Path) -> Path:
     return path
 
 
-def same_alerts(work: Path, name: str, feed: Path, config: str, model: str, url: str, schemas: Schemas) -> dict[str, Any]:
-    """1, 2 and 3 workers against the single-process monitor on ``feed``; the throughput of each."""
+def one_process(work: Path, name: str, feed: Path, config: str, model: str) -> list[tuple[Any, ...]]:
+    """The alerts of the embedded single-process monitor replaying ``feed`` from its file."""
     home = make_home(work / f"{name}-one-process", config)
-    suite(home, None, "run", "finance-monitor", "--source", f"file:{feed}", "--model", model, "--json", "--no-live")
-    expected = alerts(home, None)
+    suite(home, None, "run", "finance-monitor", "--source", f"file:{feed}", "--model", model, "--precision", "fp32",
+          "--json", "--no-live")
+    return alerts(home, None)
+
+
+def same_alerts(work: Path, name: str, feed: Path, config: str, model: str, url: str, schemas: Schemas) -> dict[str, Any]:
+    """1, 2 and 3 workers against the single-process monitor on ``feed``."""
+    expected = one_process(work, name, feed, config, model)
     stream = f"bench-{name}-{uuid.uuid4().hex[:6]}"
     push(url, stream, feed)
     row: dict[str, Any] = {"feed": name, "alerts (one process)": len(expected)}
-    rates = {}
     for workers in (1, 2, 3):
         database = schemas.new()
         home = make_home(work / f"{name}-{workers}", config)
-        started = time.perf_counter()
-        summary = suite(home, database, *workers_command(url, stream, f"g{workers}", model, "--workers", str(workers)))
-        wall = time.perf_counter() - started
-        count, rate = stored_rate(database)
+        suite(home, database, *workers_command(url, stream, f"g{workers}", model, "--workers", str(workers), "--precision", "fp32"))
         found = alerts(home, database)
         row[f"{workers} workers"] = "identical" if found == expected else f"DIFFERENT ({len(found)})"
-        rates[workers] = {"stored": count, "items/s (stored)": rate, "items/s (command)": summary["items_read"] / wall}
     import redis
 
     redis.Redis.from_url(url).delete(stream)
-    return {"row": row, "rates": rates}
+    return row
+
+
+def throughput(work: Path, feed: Path, config: str, model: str, url: str, schemas: Schemas) -> list[dict[str, Any]]:
+    """Items/s of one process (all cores, then one thread) and of two (one thread each)."""
+    stream = f"bench-rate-{uuid.uuid4().hex[:6]}"
+    push(url, stream, feed)
+    rows = []
+    for label, workers, threads in (("1 worker, 2 threads", 1, None), ("1 worker, 1 thread", 1, "1"), ("2 workers, 1 thread each", 2, None)):
+        database = schemas.new()
+        home = make_home(work / f"rate-{len(rows)}", config)
+        started = time.perf_counter()
+        summary = suite(home, database, *workers_command(url, stream, f"r{len(rows)}", model, "--workers", str(workers)),
+                        **({"OMP_NUM_THREADS": threads} if threads else {}))
+        wall = time.perf_counter() - started
+        count, rate = stored_rate(database)
+        rows.append({"run": label, "stored": count, "items/s (stored)": rate, "items/s (command)": summary["items_read"] / wall})
+    import redis
+
+    redis.Redis.from_url(url).delete(stream)
+    return rows
 
 
 def faults(work: Path, feed: Path, config: str, model: str, url: str, schemas: Schemas) -> dict[str, Any]:
     """Three workers; kill -9 a scoring worker at 20% and the detector's holder at 50%."""
-    reference_home = make_home(work / "faults-one-process", config)
-    suite(reference_home, None, "run", "finance-monitor", "--source", f"file:{feed}", "--model", model, "--json", "--no-live")
-    expected = alerts(reference_home, None)
+    expected = one_process(work, "faults", feed, config, model)
     total = sum(1 for _ in feed.open(encoding="utf-8"))
     stream = f"bench-faults-{uuid.uuid4().hex[:6]}"
     push(url, stream, feed)
     database = schemas.new()
     home = make_home(work / "faults", config)
-    command = [sys.executable, "-m", "core.cli.app", *workers_command(url, stream, "fleet", model)]
+    command = [sys.executable, "-m", "core.cli.app", *workers_command(url, stream, "fleet", model, "--precision", "fp32")]
     processes = [subprocess.Popen(command, env=env_for(home, database), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for _ in range(3)]
     opened, store = open_store(home, database)
@@ -258,19 +280,20 @@ def main() -> None:
         try:
             demo = same_alerts(work, "demo", SAMPLES / "feed.jsonl", demo_config, model, args.redis_url, schemas)
             phrasebank = same_alerts(work, "phrasebank", planted, plain_config, model, args.redis_url, schemas)
+            rates = throughput(work, planted, plain_config, model, args.redis_url, schemas)
             fault = None if args.skip_faults else faults(work, planted, plain_config, model, args.redis_url, schemas)
         finally:
             schemas.drop()
     print(f"CPU: {cpu_name()}; {os.cpu_count()} cores; model: all-MiniLM-L6-v2 fine-tuned (finance-sentiment)\n")
-    print("Throughput on the PhraseBank stream (items/s from the first to the last item stored; the command's own, "
-          "start-up and the 5 s idle timeout included):")
-    rates = phrasebank["rates"]
-    rows = [{"workers": w, "stored": r["stored"], "items/s (stored)": f"{r['items/s (stored)']:.1f}",
-             "vs 1": f"{r['items/s (stored)'] / rates[1]['items/s (stored)']:.2f}x",
-             "items/s (command)": f"{r['items/s (command)']:.1f}"} for w, r in rates.items()]
-    print(table(rows, ["workers", "stored", "items/s (stored)", "vs 1", "items/s (command)"]))
-    print("\nAlerts of N workers against the single-process monitor on the same feed:")
-    print(table([demo["row"], phrasebank["row"]], ["feed", "alerts (one process)", "1 workers", "2 workers", "3 workers"]))
+    print("Throughput on the PhraseBank stream at the precision training chose (items/s from the first to the last item "
+          "stored; the command's own, start-up and the 5 s idle timeout included):")
+    base, single = rates[0]["items/s (stored)"], rates[1]["items/s (stored)"]
+    rows = [{"run": r["run"], "stored": r["stored"], "items/s (stored)": f"{r['items/s (stored)']:.1f}",
+             "vs 1 worker": f"{r['items/s (stored)'] / base:.2f}x", "vs 1 thread": f"{r['items/s (stored)'] / single:.2f}x",
+             "items/s (command)": f"{r['items/s (command)']:.1f}"} for r in rates]
+    print(table(rows, ["run", "stored", "items/s (stored)", "vs 1 worker", "vs 1 thread", "items/s (command)"]))
+    print("\nAlerts of N workers against the single-process monitor on the same feed (--precision fp32):")
+    print(table([demo, phrasebank], ["feed", "alerts (one process)", "1 workers", "2 workers", "3 workers"]))
     if fault:
         print("\nFaults (three workers on the PhraseBank stream):")
         print(table([{"measure": k, "value": v} for k, v in fault.items()], ["measure", "value"]))

@@ -204,7 +204,7 @@ def test_the_monitor_fires_on_the_chinese_surge_and_not_on_the_quiet_days(replay
 def test_the_chinese_feed_through_the_cli(suite_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``suite run finance-monitor --feed feed.zh.jsonl --watchlist`` (a Chinese watchlist, a code as
     a number) and ``suite finance backtest``: the surge is found."""
-    monkeypatch.setattr(scenarios.FinanceSentiment, "predictor", lambda self, suite, model=None: KeywordScorer())
+    monkeypatch.setattr(scenarios.FinanceSentiment, "predictor", lambda self, suite, model=None, precision="auto": KeywordScorer())
     suite_env.mkdir(parents=True, exist_ok=True)
     table = tomlkit.parse(TOML.read_text(encoding="utf-8")).unwrap()
     watched = table["finance_sentiment"].pop("watchlist")
