@@ -12,7 +12,7 @@ HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install test test-all demo bench bench-serving bench-distill bench-console clean
+.PHONY: install test test-all demo bench bench-serving bench-distill bench-console bench-workers clean
 
 install: $(STAMP)
 
@@ -94,6 +94,11 @@ bench-distill: install
 bench-console: install
 	$(BIN)/python -m bench.console
 	$(BIN)/python -m bench.bulk --data $(DATA)/banking77 --texts 100000
+
+# The finance monitor as 1, 2 and 3 worker processes on one Redis stream and PostgreSQL: items/s,
+# the single-process alerts, kill -9 of a worker and of the detector (the local Redis and PostgreSQL).
+bench-workers: install
+	$(BIN)/python -m bench.monitor_workers --data $(DATA)/financial_phrasebank
 
 # Serving: p50/p95/p99 and throughput with and without micro-batching, 64 concurrent clients.
 bench-serving: install

@@ -282,9 +282,11 @@ def main() -> None:
             phrasebank = same_alerts(work, "phrasebank", planted, plain_config, model, args.redis_url, schemas)
             rates = throughput(work, planted, plain_config, model, args.redis_url, schemas)
             fault = None if args.skip_faults else faults(work, planted, plain_config, model, args.redis_url, schemas)
+            chosen = json.loads((Path(model) / "suite_head.json").read_text(encoding="utf-8")).get("inference", {}).get("precision")
         finally:
             schemas.drop()
-    print(f"CPU: {cpu_name()}; {os.cpu_count()} cores; model: all-MiniLM-L6-v2 fine-tuned (finance-sentiment)\n")
+    print(f"CPU: {cpu_name()}; {os.cpu_count()} cores; model: all-MiniLM-L6-v2 fine-tuned (finance-sentiment), "
+          f"the precision training chose: {chosen}\n")
     print("Throughput on the PhraseBank stream at the precision training chose (items/s from the first to the last item "
           "stored; the command's own, start-up and the 5 s idle timeout included):")
     base, single = rates[0]["items/s (stored)"], rates[1]["items/s (stored)"]
