@@ -1,5 +1,6 @@
 """Bulk scoring across processes (issue #20): ``suite predict text-classification --input F
---output O --workers N`` with 1 and 2 workers on the same texts, side by side in one run, then
+--output O --workers N`` with 1 and 2 workers on the same texts (and 1 worker pinned to one core,
+the per-core figure), side by side in one run, then
 a ``kill -9`` half-way through a 2-worker run and ``--resume``: every input line's result
 written exactly once, in input order.
 
@@ -31,11 +32,13 @@ def suite_command(home: Path, *args: str) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", "core.cli.app", *args], env
 
 
-def predict(home: Path, source: Path, output: Path, workers: int, *extra: str) -> float:
+def predict(home: Path, source: Path, output: Path, workers: int, *extra: str, one_core: bool = False) -> float:
+    """Seconds of one ``suite predict --workers N`` run; ``one_core``: pinned to one core (taskset)."""
     command, env = suite_command(home, "predict", "text-classification", "--model", MODEL, "--input", str(source),
                                  "--output", str(output), "--workers", str(workers), *extra)
+    command = ["taskset", "-c", "0", *command] if one_core else command
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"predict --workers {workers} failed:\n{done.stderr[-3000:]}")
     return time.perf_counter() - started
@@ -77,17 +80,17 @@ def main(argv: list[str] | None = None) -> None:
     source.write_text("".join(json.dumps({"text": f"{pool[i % len(pool)]} ({i})"}) + "\n" for i in range(args.texts)),
                       encoding="utf-8")
     rows = []
-    seconds = {}
+    seconds = {"1 core": predict(home, source, home / "scored-1-core.jsonl", 1, one_core=True)}
     for workers in (1, 2):
         seconds[workers] = predict(home, source, home / f"scored-{workers}.jsonl", workers)
-        rows.append({"workers": workers, "seconds": f"{seconds[workers]:.1f}",
-                     "texts/s": f"{args.texts / seconds[workers]:,.0f}",
-                     "vs 1 worker": f"{seconds[1] / seconds[workers]:.2f}x"})
+    for run, label in (("1 core", "1 worker, one core (taskset)"), (1, "1 worker"), (2, "2 workers")):
+        rows.append({"workers": label, "seconds": f"{seconds[run]:.1f}", "texts/s": f"{args.texts / seconds[run]:,.0f}",
+                     "vs 1 worker": f"{seconds[1] / seconds[run]:.2f}x", "vs one core": f"{seconds['1 core'] / seconds[run]:.2f}x"})
     same = [json.loads(line)["label"] for line in (home / "scored-1.jsonl").read_text().splitlines()]
     other = [json.loads(line)["label"] for line in (home / "scored-2.jsonl").read_text().splitlines()]
     agree = sum(a == b for a, b in zip(same, other)) / len(same)
     print(f"bulk scoring, {args.texts:,} Banking77 texts, all-MiniLM-L6-v2 fine-tuned; {cpu_name()}")
-    print(table(rows, ["workers", "seconds", "texts/s", "vs 1 worker"]))
+    print(table(rows, ["workers", "seconds", "texts/s", "vs 1 worker", "vs one core"]))
     print(f"labels equal between the two runs: {agree:.2%}")
     crashed = crash_and_resume(home, source, home / "crashed.jsonl", args.texts)
     print(table([crashed], list(crashed)))

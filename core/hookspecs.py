@@ -102,7 +102,10 @@ def register_sources(register: Callable[[type[Source]], None]) -> None:
 
     :param register: call ``register(SourceClass)`` with a :class:`core.Source` subclass; its
         ``name`` is the scheme that selects it in a source spec (``redis`` for
-        ``redis://host/0#stream``, ``file`` for ``file:feed.jsonl``).
+        ``redis://host/0#stream``, ``file`` for ``file:feed.jsonl``). A source that several
+        processes can read together (a broker's consumer group) sets ``shared = True`` and
+        implements ``order``, ``settled`` and ``progress``: the finance monitor then runs it as
+        ``--workers N``.
     :returns: nothing.
     """
 
