@@ -80,6 +80,60 @@ def test_a_student_moves_toward_its_teacher(tiny_model: Path, two_layer_model: P
     assert after < before / 2, (before, after)
 
 
+def test_hidden_alignment_pulls_a_cut_students_layer_toward_the_teachers(two_layer_model: Path, tmp_path: Path):
+    """--align-hidden: a fine-tuned student of the teacher cut to one layer, trained with the
+    hidden states' distance added (the teacher beside it), ends nearer the teacher's layer it
+    stands for than the same student trained on the soft targets alone."""
+    from transformers import AutoTokenizer
+
+    from core.training.distill import Alignment, block_outputs, hidden_distance
+
+    head = SequenceClassificationHead(["bad", "good"])
+    teacher = head.build_model(str(two_layer_model)).eval()
+    tokenizer = AutoTokenizer.from_pretrained(two_layer_model)
+    batch = tokenizer(GOOD + BAD, padding=True, return_tensors="pt")
+
+    def distance(model: torch.nn.Module) -> float:
+        with torch.no_grad(), block_outputs(teacher) as wanted, block_outputs(model) as got:
+            teacher(**batch)
+            model(**batch)
+        return hidden_distance(got, [wanted[1]], batch["attention_mask"]).item()
+
+    trained = {}
+    for aligned in (False, True):
+        torch.manual_seed(0)
+        student = head.build_model(str(two_layer_model))
+        assert cut_layers(student, 1) == [1]
+        data = [TextExample(t, "good") for t in GOOD] + [TextExample(t, "bad") for t in BAD]
+        config = TrainConfig(epochs=8, batch_size=8, learning_rate=1e-3, early_stopping_patience=0, baseline=False)
+        folder = tmp_path / f"start-{aligned}"
+        student.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        with torch.no_grad():
+            targets = [row for row in teacher(**batch)["logits"].numpy()]
+        soft = SoftTargets(targets, temperature=2.0, alpha=1.0, alignment=Alignment(teacher, [1], 5.0) if aligned else None)
+        done = fine_tune(head, str(folder), data, data, config, tmp_path / f"student-{aligned}", progress=False, soft_targets=soft)
+        trained[aligned] = distance(done.model)
+    assert trained[True] < trained[False] * 0.8, trained
+
+
+def test_align_hidden_refuses_a_student_of_another_width(builtin_pm, tiny_model: Path, tmp_path: Path):
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    train = write_csv(tmp_path / "train.csv", [(t, "good") for t in GOOD] + [(t, "bad") for t in BAD])
+    common = ["--train", str(train), "--epochs", "1", "--batch-size", "8"]
+    assert run(builtin_pm, "train", "text-classification", *common, "--model", str(tiny_model), "--name", "wide",
+               "--no-baseline").exit_code == 0
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    narrow = tmp_path / "narrow"  # a random BERT 32 wide on the same vocabulary
+    BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=64)).save_pretrained(narrow)
+    tokenizer.save_pretrained(narrow)
+    result = run(builtin_pm, "distill", "text-classification", "--teacher", "wide", "--student", str(narrow),
+                 "--align-hidden", "1", *common)
+    assert result.exit_code == 2 and "align only at equal widths" in result.output, result.output
+
+
 def test_cut_layers_keeps_a_loadable_shallower_model(two_layer_model: Path, tmp_path: Path):
     head = SequenceClassificationHead(["bad", "good"])
     model = head.build_model(str(two_layer_model))

@@ -5,7 +5,10 @@ travel with the student's features; the loss is ``alpha * T^2 * soft + (1 - alph
 where ``soft`` is the head's divergence between temperature-softened outputs
 (:meth:`core.heads.TaskHead.soft_loss`) and ``hard`` the model's own loss on the labels.
 Unlabelled in-domain text is labelled by the teacher (its decisions become the hard labels,
-its logits the soft ones), so it trains the student like labelled text.
+its logits the soft ones), so it trains the student like labelled text. With
+``--align-hidden W`` and a student as wide as the teacher, ``W`` times the mean squared
+distance between each student block's output and the teacher block it stands for
+(:class:`Alignment`) is added: the teacher then runs beside the student on every batch.
 
 The student is another encoder with the teacher's head (labels, options) on it, or the
 teacher itself with ``student_layers`` of its blocks kept (:func:`cut_layers`): the kept
@@ -15,7 +18,8 @@ blocks, embeddings and head start from the fine-tuned weights.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -51,6 +55,7 @@ class Distillation:
     layers: str = _option("spaced", "--layers", "Which layers --student-layers keeps: spaced (evenly, the top one included) or validation (dropped one at a time, the least useful on the validation set first).")
     temperature: float = _option(2.0, "--temperature", "Softens both models' outputs before they are compared.")
     alpha: float = _option(0.5, "--alpha", "Weight of the teacher's soft outputs against the hard labels (1: teacher only).")
+    align_hidden: float = _option(0.0, "--align-hidden", "Weight of matching each student layer's hidden states to the teacher layer it stands for (students as wide as the teacher: --student-layers, or an encoder of the same width; 0: off). The teacher runs beside the student on every batch.")
     unlabelled: Optional[str] = _option(None, "--unlabelled", "In-domain texts without labels (one per line, or a CSV/JSONL text column; 'stored': the monitor's items or the conversation log): the teacher labels them for the student.")
 
     def check(self) -> None:
@@ -64,6 +69,18 @@ class Distillation:
             raise UsageError(f"--layers: expected spaced or validation, got '{self.layers}'")
         if not 0 <= self.alpha <= 1:
             raise UsageError(f"--alpha: expected a weight between 0 and 1, got {self.alpha}")
+        if self.align_hidden < 0:
+            raise UsageError(f"--align-hidden: expected a weight of 0 or more, got {self.align_hidden}")
+
+
+@dataclass
+class Alignment:
+    """The teacher's model beside the student, which teacher block each student block stands
+    for (``layer_map[i]``), and the weight of their hidden states' distance in the loss."""
+
+    teacher: Any
+    layer_map: list[int]
+    weight: float
 
 
 @dataclass
@@ -74,6 +91,7 @@ class SoftTargets:
     logits: list[np.ndarray]
     temperature: float
     alpha: float
+    alignment: Alignment | None = None
 
     def attach(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The student's feature rows with the teacher's logits beside them (per position of
@@ -121,14 +139,63 @@ def teacher_collate(collate: Callable[[list[dict[str, Any]]], dict[str, Any]]) -
 
 
 def distillation_loss(head: TaskHead, model: torch.nn.Module, inputs: dict[str, Any], temperature: float,
-                      alpha: float) -> torch.Tensor:
-    """``alpha * T^2 * soft + (1 - alpha) * hard`` for one batch (one forward pass)."""
+                      alpha: float, alignment: Alignment | None = None) -> torch.Tensor:
+    """``alpha * T^2 * soft + (1 - alpha) * hard`` for one batch (one forward pass), plus the
+    hidden states' distance to the teacher's with an ``alignment``."""
+    import torch
+
     teacher = inputs.pop(TEACHER_KEY)
     mask = inputs.pop(TEACHER_MASK, None)
-    outputs = model(**inputs)
+    teacher_states: list[torch.Tensor] = []
+    if alignment is not None:
+        with torch.no_grad(), block_outputs(alignment.teacher) as teacher_states:
+            alignment.teacher(**inputs)
+    with block_outputs(model) if alignment is not None else nullcontext([]) as student_states:
+        outputs = model(**inputs)
     soft = head.soft_loss(outputs["logits"], teacher, temperature, mask) * temperature**2
     hard = outputs["loss"] if "labels" in inputs else None
-    return soft if hard is None or alpha >= 1 else alpha * soft + (1 - alpha) * hard
+    loss = soft if hard is None or alpha >= 1 else alpha * soft + (1 - alpha) * hard
+    if alignment is not None:
+        loss = loss + alignment.weight * hidden_distance(student_states, [teacher_states[i] for i in alignment.layer_map],
+                                                         inputs.get("attention_mask"))
+    return loss
+
+
+@contextmanager
+def block_outputs(model: torch.nn.Module) -> Iterator[list[torch.Tensor]]:
+    """The hidden states each transformer block of ``model`` outputs during the forward passes
+    run inside the block, in order (forward hooks, removed after)."""
+    _, blocks = _block_stack(model, fewest=1)  # a one-layer student too
+    captured: list[torch.Tensor] = []
+
+    def keep(module: Any, args: Any, output: Any) -> None:
+        captured.append(output[0] if isinstance(output, tuple) else output)
+
+    handles = [block.register_forward_hook(keep) for block in blocks]
+    try:
+        yield captured
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def hidden_distance(student: Sequence[torch.Tensor], teacher: Sequence[torch.Tensor],
+                    attention_mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean squared distance between paired hidden states, over real (unpadded) tokens."""
+    import torch
+
+    distances = []
+    for s, t in zip(student, teacher, strict=True):
+        weight = (torch.ones(s.shape[:-1], device=s.device) if attention_mask is None else attention_mask.float())[..., None]
+        distances.append(((s.float() - t.float()) ** 2 * weight).sum() / (weight.sum() * s.shape[-1]).clamp(min=1.0))
+    return torch.stack(distances).mean()
+
+
+def layer_map(teacher: torch.nn.Module, student_depth: int) -> list[int]:
+    """Which teacher block a student of ``student_depth`` blocks matches: evenly spaced, the
+    top one included (:func:`keep_layers`), or each its own when the depths are equal."""
+    _, blocks = _block_stack(teacher)
+    return list(range(len(blocks))) if student_depth >= len(blocks) else keep_layers(len(blocks), student_depth)
 
 
 def softened_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
@@ -187,12 +254,13 @@ def choose_layers(model: torch.nn.Module, head: TaskHead, tokenizer: Any, exampl
     return keep
 
 
-def _block_stack(model: torch.nn.Module) -> tuple[str, Any]:
-    """The encoder's stack of transformer blocks (the longest ModuleList) and its name."""
+def _block_stack(model: torch.nn.Module, fewest: int = 2) -> tuple[str, Any]:
+    """The encoder's stack of transformer blocks (the longest ModuleList of at least ``fewest``)
+    and its name."""
     import torch
 
     lists = [(name, module) for name, module in model.named_modules()
-             if isinstance(module, torch.nn.ModuleList) and len(module) > 1]
+             if isinstance(module, torch.nn.ModuleList) and len(module) >= fewest]
     if not lists:
         raise UsageError("--student-layers: this model has no stack of transformer layers to cut")
     return max(lists, key=lambda item: len(item[1]))
@@ -301,7 +369,23 @@ class Teacher:
                            self.distillation.alpha)
         if self.distillation.student_layers:
             start = str(self.cut(head, scratch / "student-start", validation))
+        if self.distillation.align_hidden:
+            soft.alignment = self.alignment(start)
         return start, examples, soft
+
+    def alignment(self, start: str) -> Alignment:
+        """The teacher's blocks a student starting from ``start`` is matched to; a student of
+        another width cannot be (its hidden states live in another space)."""
+        from transformers import AutoConfig
+
+        teacher = self.predictor.float_model
+        student, own = AutoConfig.from_pretrained(start), _configs(teacher)[0]
+        if getattr(student, "hidden_size", None) != getattr(own, "hidden_size", None):
+            raise UsageError(f"--align-hidden: the student is {getattr(student, 'hidden_size', '?')} wide, the teacher "
+                             f"{getattr(own, 'hidden_size', '?')}: hidden states align only at equal widths (use "
+                             "--student-layers K, or an encoder as wide as the teacher)")
+        mapped = self.kept_layers or layer_map(teacher, int(student.num_hidden_layers))
+        return Alignment(teacher, list(mapped), float(self.distillation.align_hidden))
 
     def unlabelled(self, suite: Any, scenario: Any) -> list[Any]:
         """The ``--unlabelled`` texts as the scenario's examples (words for token heads)."""

@@ -65,7 +65,8 @@ class DistillTrainer(SuiteTrainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
         if TEACHER_KEY not in inputs:  # validation batches
             return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
-        return distillation_loss(self.head, model, dict(inputs), self.soft_targets.temperature, self.soft_targets.alpha)
+        return distillation_loss(self.head, model, dict(inputs), self.soft_targets.temperature, self.soft_targets.alpha,
+                                 self.soft_targets.alignment)
 
 
 class _EpochMetrics(TrainerCallback):
