@@ -4,6 +4,7 @@ teacher, the default model fine-tuned directly, the default model distilled from
 
     python -m bench.distill --data ../shared/data/financial_phrasebank --home /tmp/mphome
     python -m bench.distill --dataset banking77 --data ../shared/data/banking77 --home /tmp/b77home
+    python -m bench.distill --home /tmp/alhome --skip teacher --align-hidden 1   # layer-kept students, aligned or not
 
 Banking77: the official test set; its training set split 90/10 (stratified, seed 13) into
 train and early-stopping validation; no unlabelled text (the students learn from the labelled
@@ -118,7 +119,10 @@ def main() -> None:
     parser.add_argument("--teacher-model", default="all-mpnet-base-v2", help="encoder of the teacher")
     parser.add_argument("--layers", type=int, default=3, help="layers of the layer-kept student")
     parser.add_argument("--epochs", type=float, default=None, help="default: the scenario's schedule")
-    parser.add_argument("--skip", default="", help="comma list of runs not to do: without-unlabelled, layers")
+    parser.add_argument("--skip", default="", help="comma list of runs not to do: without-unlabelled, layers, teacher "
+                        "(the teacher and its students: only the layer-kept students)")
+    parser.add_argument("--align-hidden", type=float, default=0.0,
+                        help="also a layer-kept student with its hidden states aligned to the teacher's at this weight")
     parser.add_argument("--out", type=Path, default=None, help="default: bench/results/distill-DATASET.json")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -130,7 +134,8 @@ def main() -> None:
     task = phrasebank(data) if args.dataset == "phrasebank" else banking77(data)
     parts, unlabelled, teacher, direct = task.parts, task.unlabelled, task.teacher, task.direct
     skip = set(filter(None, args.skip.split(",")))
-    ensure_installed(args.teacher_model, args.home)
+    if "teacher" not in skip:
+        ensure_installed(args.teacher_model, args.home)
     suite = Suite.create(load_settings(home=args.home))
     runs: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as scratch:
@@ -149,8 +154,15 @@ def main() -> None:
                                                                                            unlabelled=more)),
              f"{args.layers} of the fine-tuned default's layers, distilled from it" + (", + unlabelled" if more else "")),
         ]
+        if args.align_hidden:
+            plan.append((f"{task.short}-student-{args.layers}-layers-aligned",
+                         dict(distillation=Distillation(direct, student_layers=args.layers, unlabelled=more,
+                                                        align_hidden=args.align_hidden)),
+                         f"the same, + hidden states aligned to the kept layers (--align-hidden {args.align_hidden:g})"))
         for name, options, label in plan:
             if ("without-unlabelled" in skip and name.endswith("-student-default")) or ("layers" in skip and "layers" in name):
+                continue
+            if "teacher" in skip and (name == teacher or "-student-default" in name):
                 continue
             if not unlabelled and name.endswith("-default-unlabelled"):
                 continue  # no unlabelled text: the labelled-only student is the run
