@@ -38,12 +38,9 @@ def service_url(var: str) -> str:
     return url
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh schema in the test PostgreSQL (skipped without ``SUITE_TEST_POSTGRES_URL``)."""
-    base = os.environ.get("SUITE_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("SUITE_TEST_POSTGRES_URL not set: no PostgreSQL to test against (CI sets it)")
+def fresh_schema(base: str) -> Iterator[str]:
+    """A new schema in the PostgreSQL at ``base``: yields a URL whose connections use it,
+    drops it (and everything in it) when resumed."""
     schema = f"t_{uuid.uuid4().hex[:16]}"
     admin = sa.create_engine(base, poolclass=sa.pool.NullPool)
     with admin.begin() as conn:
@@ -54,6 +51,15 @@ def postgres_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh schema in the test PostgreSQL (skipped without ``SUITE_TEST_POSTGRES_URL``)."""
+    base = os.environ.get("SUITE_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("SUITE_TEST_POSTGRES_URL not set: no PostgreSQL to test against (CI sets it)")
+    yield from fresh_schema(base)
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from conftest import service_url
+from conftest import fresh_schema, service_url
 from servers import free_port
 
 from core import Suite
@@ -77,21 +76,6 @@ def home_with_config(path: Path, database_url: str | None = None) -> tuple[Path,
     config = config.replace('type = "console"', 'type = "jsonl"\nname = "log"\npath = "' + str(path / "log.jsonl") + '"')
     (path / "suite.toml").write_text(config, encoding="utf-8")
     return path, ({"SUITE_DATABASE_URL": database_url} if database_url else {})
-
-
-def fresh_schema(base: str) -> Iterator[str]:
-    from sqlalchemy.engine import make_url
-
-    schema = f"w_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base, poolclass=sa.pool.NullPool)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture
