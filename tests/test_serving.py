@@ -601,3 +601,37 @@ def test_slow_clients_are_dropped_within_the_read_timeout(home: Path):
         quiet.close()
     finally:
         server.stop()
+
+
+def test_a_model_that_explains_by_gradient_answers_explain_in_one_pass_as_the_cli_does(home: Path, tiny_model: Path):
+    """A model whose measured method is the gradient: explain=true over HTTP (the model cache
+    behind the route) gives the CLI's predictions and explanations, from one pass beside the
+    batcher."""
+    import asyncio
+    import json
+
+    from core.predictor import record_with_model
+    from core.serving.metrics import Metrics
+    from core.serving.models import ModelCache
+
+    trained = cli(home, "train", "text-classification", "--train", str(home / "train.csv"), "--model", str(tiny_model),
+                  "--epochs", "1", "--lr", "1e-3", "--batch-size", "8", "--name", "moods-gradient", "--no-baseline", "--json")
+    assert trained.exit_code == 0, trained.output
+    record_with_model(Path(json.loads(trained.stdout)["path"]), "explanation", {"method": "gradient"})
+    predicted = cli(home, "predict", "text-classification", *TEXTS[6:9], "--model", "moods-gradient", "--explain", "--json")
+    assert predicted.exit_code == 0, predicted.output
+    expected = json.loads(predicted.stdout)["predictions"]
+
+    async def over_http() -> list[dict]:
+        cache = ModelCache(Suite.create(Settings(home=home, database_url=sqlite_url(home))), Metrics())
+        try:
+            return (await cache.predict("moods-gradient", TEXTS[6:9], explain=True))[1]
+        finally:
+            await cache.close()
+
+    answered = asyncio.run(over_http())
+    for text, mine, theirs in zip(TEXTS[6:9], answered, expected):
+        check_explanation(text, mine["explanation"])
+        assert (mine["label"], [w["word"] for w in mine["explanation"]]) == (theirs["label"], [w["word"] for w in theirs["explanation"]])
+        assert [w["weight"] for w in mine["explanation"]] == pytest.approx([w["weight"] for w in theirs["explanation"]], abs=1e-3)
+    assert any(p["explanation"] for p in answered)

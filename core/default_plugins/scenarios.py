@@ -367,10 +367,12 @@ class TextClassification(ClassificationScenario):
             examples += self.load(suite, input, labelled=False, fmt=format, encoding=encoding,
                                   mapping=opt.column_mapping(text_column, None))
         predictor = self.predictor(suite, model, precision)
-        predictions = predictor.predict(examples)
-        if explain:
-            for p, explanation in zip(predictions, predictor.explain_many(examples, predictions)):
+        if explain:  # one pass where the model's explanation method allows it
+            predictions, explanations = predictor.predict_explained(examples)
+            for p, explanation in zip(predictions, explanations):
                 p["explanation"] = explanation
+        else:
+            predictions = predictor.predict(examples)
         if not verbose_scores:
             for p in predictions:
                 p.pop("scores", None)

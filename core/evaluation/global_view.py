@@ -32,11 +32,11 @@ def global_view(predictor: Any, examples: Sequence[Any], method: str) -> dict[st
     samples: dict[tuple[str, str], list[str]] = defaultdict(list)
     top_word: dict[str, Counter[str]] = defaultdict(Counter)  # word -> classes it was the top reason of
     confusions: dict[tuple[str, str], dict[str, Any]] = {}
-    for example, prediction in zip(examples, predictions):
-        label = prediction.get("label")
-        if label is None:
-            continue
-        candidates, scores = explainer.word_scores(example, label, base=prediction["score"])
+    labelled = [(example, prediction) for example, prediction in zip(examples, predictions) if prediction.get("label") is not None]
+    found = explainer.word_scores_many([ex for ex, _ in labelled], [p["label"] for _, p in labelled],
+                                       [p["score"] for _, p in labelled])
+    for (example, prediction), (candidates, scores) in zip(labelled, found):
+        label = prediction["label"]
         ranked = [candidates[i].text for i in sorted(range(len(scores)), key=lambda i: -scores[i]) if scores[i] > 0]
         reasons = list(dict.fromkeys(word.lower() for word in ranked[:TOP_REASONS]))
         for word in reasons:

@@ -83,10 +83,17 @@ class ModelCache:
     async def predict(self, name: str, texts: Sequence[str], *, explain: bool = False) -> tuple[int, list[dict[str, Any]]]:
         """``(version, predictions)`` through the model's micro-batcher; retried on the new
         version when a hot swap closed the old one between lookup and submit. ``explain``
-        adds each single-label prediction's words (occlusion; the variants share the batcher)."""
+        adds each single-label prediction's words by the model's recorded method: occlusion's
+        variants share the batcher; the gradient method predicts and explains in one pass of
+        its own, in a worker thread beside the batcher."""
         examples = [TextExample(text) for text in texts]
         while True:
             model = await self.get(name)
+            if explain and model.predictor.explain_method == "gradient":  # prediction and explanation in one pass
+                predictions, explanations = await asyncio.to_thread(model.predictor.predict_explained, examples)
+                for prediction, explanation in zip(predictions, explanations):
+                    prediction["explanation"] = explanation
+                return model.version, predictions
             try:
                 predictions = await model.batcher.submit(examples)
                 if explain:

@@ -132,8 +132,10 @@ class FinanceSentiment(ClassificationScenario):
         predictor = self.predictor(suite, model)
         watchlist = Watchlist(monitor_config(suite).watchlist)
         out = []
-        predictions = predictor.predict(examples)
-        explained = predictor.explain_many(examples, predictions) if explain else [None] * len(examples)
+        if explain:  # one pass where the model's explanation method allows it
+            predictions, explained = predictor.predict_explained(examples)
+        else:
+            predictions, explained = predictor.predict(examples), [None] * len(examples)
         for text, ex, p, explanation in zip(raw, examples, predictions, explained):
             row = {"text": text, "sentiment": p["label"], "label": p["label"], "score": round(p["score"], 4), "topic": p.get("topic"),
                    "topic_score": round(p.get("topic_score", 0.0), 4), "entities": watchlist.find(text)}
