@@ -5,6 +5,7 @@ teacher, the default model fine-tuned directly, the default model distilled from
     python -m bench.distill --data ../shared/data/financial_phrasebank --home /tmp/mphome
     python -m bench.distill --dataset banking77 --data ../shared/data/banking77 --home /tmp/b77home
     python -m bench.distill --home /tmp/alhome --skip teacher --align-hidden 1   # layer-kept students, aligned or not
+    python -m bench.distill --home /tmp/alhome --skip teacher --chosen-layers    # and with layers chosen on validation
 
 Banking77: the official test set; its training set split 90/10 (stratified, seed 13) into
 train and early-stopping validation; no unlabelled text (the students learn from the labelled
@@ -123,6 +124,8 @@ def main() -> None:
                         "(the teacher and its students: only the layer-kept students)")
     parser.add_argument("--align-hidden", type=float, default=0.0,
                         help="also a layer-kept student with its hidden states aligned to the teacher's at this weight")
+    parser.add_argument("--chosen-layers", action="store_true",
+                        help="also a layer-kept student whose layers are chosen on validation (suite distill --layers validation)")
     parser.add_argument("--out", type=Path, default=None, help="default: bench/results/distill-DATASET.json")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -159,6 +162,11 @@ def main() -> None:
                          dict(distillation=Distillation(direct, student_layers=args.layers, unlabelled=more,
                                                         align_hidden=args.align_hidden)),
                          f"the same, + hidden states aligned to the kept layers (--align-hidden {args.align_hidden:g})"))
+        if args.chosen_layers:
+            plan.append((f"{task.short}-student-{args.layers}-layers-chosen",
+                         dict(distillation=Distillation(direct, student_layers=args.layers, unlabelled=more,
+                                                        layers="validation")),
+                         f"the same, {args.layers} layers chosen on validation (--layers validation)"))
         for name, options, label in plan:
             if ("without-unlabelled" in skip and name.endswith("-student-default")) or ("layers" in skip and "layers" in name):
                 continue
