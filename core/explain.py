@@ -235,6 +235,8 @@ class Explainer:
         import numpy as np
         import torch
 
+        if not examples:
+            return [], []
         predictor, head = self.predictor, self.predictor.head
         model = predictor.model
         prompt = str(getattr(head, "prompt", "") or "")

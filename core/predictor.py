@@ -176,7 +176,7 @@ class Predictor:
         for number, example in enumerate(examples, start=1):
             if any(isinstance(t, str) and has_lone_surrogate(t) for t in (getattr(example, "text", None), getattr(example, "text_pair", None))):
                 raise UsageError(f"text {number}: not valid text (a lone surrogate: invalid UTF-8 or a \\ud800 escape)")
-        return self.head.features(self.tokenizer, examples, self.max_length)
+        return self.head.features(self.tokenizer, examples, self.max_length) if examples else []
 
     def batches(self, rows: Sequence[dict[str, Any]]) -> Iterator[tuple[list[int], dict[str, torch.Tensor]]]:
         """Length-sorted batches of ``rows`` (little padding): their indices and model inputs."""

@@ -208,6 +208,7 @@ def test_gradient_predicts_and_explains_in_one_pass_on_the_int8_model(keyword_pr
     assert [p["score"] for p in predictions] == pytest.approx([p["score"] for p in plain], abs=1e-4)
     assert explanations[0][0]["word"] == "declined" and explanations[2][0]["word"] == "declined"
     assert explanations[3] == []  # one word: nothing to rank
+    assert int8.predict_explained([]) == ([], []) and int8.predict([]) == []
     for example, explanation in zip(examples, explanations):
         check_explanation(example.text, explanation)
         assert 0 < sum(w["weight"] for w in explanation) <= 1.0001 or not explanation  # shares of the text's gradient
@@ -241,8 +242,10 @@ def test_occlusion_and_integrated_gradients_are_measured_side_by_side(keyword_pr
 
 
 def test_evaluate_measures_explanations_and_records_the_method(builtin_pm, tiny_model, tmp_path) -> None:
-    """suite evaluate --explanations: the faithfulness table in the text report and in
-    report.json, and the chosen method written beside the model for --explain to use."""
+    """Training measures occlusion against the gradient on validation texts and records the
+    choice; suite evaluate --explanations then measures all three methods: the faithfulness
+    table in the text report and in report.json, the choice written beside the model for
+    --explain to use."""
     import json
     from pathlib import Path
 
@@ -260,6 +263,10 @@ def test_evaluate_measures_explanations_and_records_the_method(builtin_pm, tiny_
                                        "--json"])
     assert trained.exit_code == 0, trained.output
     folder = Path(json.loads(trained.stdout)["path"])
+    at_training = json.loads((folder / "suite_head.json").read_text())["explanation"]  # measured like the precision
+    assert at_training["when"] == "training" and at_training["method"] in ("occlusion", "gradient")
+    assert at_training["measured_on"] >= 1 and set(at_training["comprehensiveness_20%"]) == {"occlusion", "gradient", "random"}
+    assert json.loads(trained.stdout)["explanation"] == at_training
     result = CliRunner().invoke(app, ["evaluate", "text-classification", "--data", str(data), "--explanations",
                                       "--explain-sample", "4", "--json"])
     assert result.exit_code == 0, result.output

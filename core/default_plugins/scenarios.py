@@ -106,6 +106,7 @@ class ClassificationScenario(Scenario):
             validation: str | None = None) -> dict[str, Any]:
         """Fine-tune, measure, register. ``validation`` says where ``eval_examples`` come from
         when the scenario derived them itself (default: --eval, or a split of the training data)."""
+        from core.evaluation.faithfulness import choose_at_training
         from core.predictor import choose_precision, save_model
         from core.training.engine import fine_tune, stratified_split
 
@@ -156,9 +157,12 @@ class ClassificationScenario(Scenario):
             before = (self.baseline(head, str(encoder.path), train_examples, eval_examples, config)
                       if config.baseline and teacher is None else None)
             inference = choose_precision(head, outcome.model, outcome.tokenizer, eval_examples, config.max_length)
+            explanation = choose_at_training(head, outcome.model, outcome.tokenizer, eval_examples, config.max_length,
+                                             (inference or {}).get("precision", "auto"))
             path = save_model(outcome.model, outcome.tokenizer, head, suite.settings.models_dir / name / f"run-{run_id}",
                               config.max_length, inference=inference,
                               extra={"encoder": {"spec": encoder.spec, **reading.as_dict()}}
+                              | ({"explanation": explanation} if explanation else {})
                               | ({"teacher": teacher.spec} if teacher else {})
                               | ({"baseline": before} if before else {}))  # the console's before/after table
             compared = teacher.compare(suite, path, eval_examples) if teacher else None
@@ -202,6 +206,7 @@ class ClassificationScenario(Scenario):
             "processes": world,
             "metrics": metrics,
             "inference": inference,
+            "explanation": explanation,
             **({"distillation": compared} if compared else {}),
         }
 

@@ -95,3 +95,28 @@ def choose(report: dict[str, Any]) -> str:
     best = max(lift.values())
     close = [name for name in measured if lift[name] >= KEEP * best]
     return min(close, key=lambda name: measured[name]["ms_per_explanation"])
+
+
+TRAINING_SAMPLE = 200  # validation texts measured at the end of training (64 gave a choice that flipped on Banking77)
+# Measured at training: occlusion and the gradient. Integrated gradients costs about 30 forward
+# passes a text and is never the faster choice; `suite evaluate --explanations` measures all three.
+TRAINING_METHODS = ("occlusion", "gradient")
+
+
+def choose_at_training(head: Any, model: Any, tokenizer: Any, examples: Sequence[Any], max_length: int,
+                       precision: str) -> dict[str, Any] | None:
+    """The explanation method a newly trained model starts with, measured like its precision:
+    faithfulness on a seeded sample of the validation texts (the model at ``precision``), the
+    choice of :func:`choose`. None for heads that explain otherwise (tags, several labels)."""
+    from core.predictor import Predictor
+
+    if head.example_kind != "text" or getattr(head, "multi_label", False) or not examples:
+        return None
+    predictor = Predictor(head, model, tokenizer, max_length=max_length, precision=precision)
+    sample = random.Random(13).sample(list(examples), min(TRAINING_SAMPLE, len(examples)))
+    report = faithfulness(predictor, [replace(ex, label=None) for ex in sample], methods=TRAINING_METHODS)
+    if not report["texts"]:
+        return None
+    return {"method": report["chosen"], "measured_on": report["texts"], "when": "training",
+            "comprehensiveness_20%": {name: report["methods"][name]["comprehensiveness"][CHOICE_K]
+                                      for name in (*TRAINING_METHODS, "random")}}
