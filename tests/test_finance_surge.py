@@ -237,3 +237,28 @@ def test_one_far_future_item_does_not_move_the_clock() -> None:
     later = stream(2, 20, 0.1, start=START + timedelta(days=10), seed=2, prefix="l")
     detector.process(later)
     assert detector.watermark >= START + timedelta(days=10) and detector.held == [stray]
+
+
+def test_the_tail_probabilities_are_scipy_stats_own() -> None:
+    """The detector computes its two tails without scipy.stats' per-call overhead; they must be
+    the distributions' own values (the beta-binomial's bit for bit, the negative binomial's to
+    the last bit of a float)."""
+    import math
+
+    import numpy as np
+    from scipy.stats import betabinom, nbinom
+
+    from plugins.finance_sentiment.surge import _betabinom_logsf, _nbinom_logsf
+
+    rng = random.Random(7)
+    for _ in range(2000):
+        n = rng.randint(1, 300)
+        k, a, b = rng.randint(-1, n), rng.uniform(0.01, 500), rng.uniform(0.01, 500)
+        with np.errstate(all="ignore"):
+            expected = float(betabinom.logsf(k, n, a, b))
+        got = _betabinom_logsf(k, n, a, b)
+        assert got == expected or (math.isnan(got) and math.isnan(expected))
+        k, size, mu = rng.randint(-1, 400), rng.uniform(0.05, 5000), rng.uniform(0.01, 300)
+        with np.errstate(all="ignore"):
+            expected = float(nbinom.logsf(k, size, size / (size + mu)))
+        assert _nbinom_logsf(k, size, size / (size + mu)) == pytest.approx(expected, rel=1e-12, abs=1e-300)
