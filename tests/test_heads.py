@@ -159,3 +159,41 @@ def test_token_predictions_have_one_tag_per_word_even_when_cut(tiny_model: Path)
     tags = predictor.predict([TokenExample(words), TokenExample(["Bob"])])
     assert [len(t["tags"]) for t in tags] == [len(words), 1]
     assert tags[0]["tags"][1] == "O" and tags[0]["tags"][-1] == "O"
+
+
+def test_batches_hold_at_most_the_token_budget_and_predictions_keep_their_order(tiny_model: Path):
+    from transformers import AutoTokenizer
+
+    from core.predictor import token_batches
+
+    lengths = [5, 40, 3, 40, 12, 200, 7]
+    cut = list(token_batches(lengths, rows=3, tokens=80))
+    assert sorted(i for chunk in cut for i in chunk) == list(range(len(lengths)))
+    assert all(len(chunk) <= 3 and (len(chunk) == 1 or len(chunk) * max(lengths[i] for i in chunk) <= 80) for chunk in cut)
+    assert cut[-1] == [5]  # longer than the budget: a batch of its own
+    assert list(token_batches(lengths, rows=4)) == [[2, 0, 6, 4], [1, 3, 5]]  # no budget: rows only
+
+    head = SequenceClassificationHead(["a", "b"])
+    predictor = Predictor(head, head.build_model(str(tiny_model)), AutoTokenizer.from_pretrained(tiny_model),
+                          precision="fp32", batch_size=4)
+    texts = [TextExample(" ".join(["word"] * n)) for n in (1, 30, 2, 60, 5, 3, 45, 8)]
+    predictor.batch_tokens = 0
+    by_rows = predictor.predict(texts)
+    predictor.batch_tokens = 64
+    by_tokens = predictor.predict(texts)
+    assert [p["label"] for p in by_tokens] == [p["label"] for p in by_rows]
+    assert np.allclose([p["score"] for p in by_tokens], [p["score"] for p in by_rows], atol=1e-5)
+
+
+def test_encode_gives_the_tokenizers_own_rows(tiny_model: Path):
+    from transformers import AutoTokenizer
+
+    from core.heads.encoding import encode
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    texts = ["The refund arrived", "", "émoji 😀 and 中文", " ".join(["long"] * 80)]
+    pairs = ["a question?", "b", "", "short"]
+    for max_length in (64, 8):
+        for second in (None, pairs):
+            expected = tokenizer(texts, second, truncation=True, max_length=max_length)
+            assert encode(tokenizer, texts, second, max_length) == [dict(zip(expected.keys(), v)) for v in zip(*expected.values())]
