@@ -10,6 +10,7 @@ import numpy as np
 from core.data.types import TextExample
 from core.evaluation.metrics import classification_metrics
 from core.heads import TaskHead
+from core.heads.encoding import encode
 
 if TYPE_CHECKING:  # torch loads with the first model, not with `suite --help`
     import torch
@@ -49,8 +50,7 @@ class SequenceClassificationHead(TaskHead):
     def features(self, tokenizer: Any, examples: Sequence[TextExample], max_length: int) -> list[dict[str, Any]]:
         texts = [ex.text for ex in examples]
         pairs = [ex.text_pair for ex in examples]
-        encoded = tokenizer(texts, pairs if any(p is not None for p in pairs) else None, truncation=True, max_length=max_length)
-        rows = [dict(zip(encoded.keys(), values)) for values in zip(*encoded.values())]
+        rows = encode(tokenizer, texts, pairs if any(p is not None for p in pairs) else None, max_length)
         for row, ex in zip(rows, examples):
             if ex.label is not None:
                 row["labels"] = self._target(ex.label)
