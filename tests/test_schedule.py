@@ -30,3 +30,16 @@ def test_a_time_budget_caps_the_epochs_by_measured_throughput() -> None:
     assert fitted.epochs == 0.7 and "--max-minutes 10" in fitted.reason and fitted.time_limit_s == 600
     roomy = plan_epochs(config, 500, 100, measure=lambda: 200.0)
     assert roomy.epochs == 8 and "fits --max-minutes 10" in roomy.reason and roomy.time_limit_s == 600
+
+
+def test_a_layer_kept_student_gets_twice_the_default() -> None:
+    from core.training.distill import Distillation
+
+    student = replace(TrainConfig(), distillation=Distillation("teacher", student_layers=3))
+    schedule = plan_epochs(student, 9_002, 1_001)  # Banking77's training split
+    assert schedule.epochs == 6 and "2x the scenario's default for a layer-kept student" in schedule.reason
+    scaled = plan_epochs(student, 100_000, 1_000)  # the example budget doubles with it
+    assert scaled.epochs == 1.2 and "120,000 examples" in scaled.reason
+    other_encoder = replace(TrainConfig(), distillation=Distillation("teacher"))
+    assert plan_epochs(other_encoder, 9_002, 1_001).epochs == 3
+    assert plan_epochs(replace(student, epochs=2), 9_002, 1_001).epochs == 2

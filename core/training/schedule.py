@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from core.training.config import TrainConfig
 
 MIN_AUTO_EPOCHS = 1.0
+# A student made of some of its teacher's layers starts far from where it ends: by default it
+# gets this many times the scenario's epochs (and examples). Measured with 3 of 6 layers
+# (docs/benchmarks.md): Banking77 -1.04 points against the 6-layer model at 3 epochs, +0.68 at
+# 6; PhraseBank -1.32 at 4 epochs, -0.88 at 8.
+LAYER_KEPT_EPOCHS = 2.0
 EVAL_SPEEDUP = 3.0  # an evaluation pass costs about a third of a training pass per example
 
 
@@ -34,12 +39,16 @@ def plan_epochs(config: TrainConfig, n_train: int, n_eval: int,
     if config.epochs is not None:
         epochs, reason = float(config.epochs), f"{config.epochs:g} epoch(s) (--epochs)"
     else:
-        epochs = config.auto_epochs
-        reason = f"{epochs:g} epoch(s) (the default for this scenario)"
-        if config.example_budget and n_train * epochs > config.example_budget:
-            epochs = max(MIN_AUTO_EPOCHS, round(config.example_budget / max(n_train, 1), 1))
-            reason = (f"{epochs:g} epoch(s): {n_train:,} examples, so the default {config.auto_epochs:g} is scaled to "
-                      f"about {config.example_budget:,} examples seen (--epochs N to choose)")
+        cut = config.distillation is not None and config.distillation.student_layers is not None
+        factor = LAYER_KEPT_EPOCHS if cut else 1.0
+        default, budget = config.auto_epochs * factor, (config.example_budget or 0) * factor
+        epochs = default
+        reason = f"{epochs:g} epoch(s) (" + (f"{factor:g}x the scenario's default for a layer-kept student" if cut
+                                             else "the default for this scenario") + ")"
+        if budget and n_train * epochs > budget:
+            epochs = max(MIN_AUTO_EPOCHS, round(budget / max(n_train, 1), 1))
+            reason = (f"{epochs:g} epoch(s): {n_train:,} examples, so the default {default:g} is scaled to "
+                      f"about {budget:,.0f} examples seen (--epochs N to choose)")
     if not config.max_minutes or measure is None:
         return Schedule(epochs, reason)
     budget_s = config.max_minutes * 60
