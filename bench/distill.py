@@ -6,6 +6,7 @@ teacher, the default model fine-tuned directly, the default model distilled from
     python -m bench.distill --dataset banking77 --data ../shared/data/banking77 --home /tmp/b77home
     python -m bench.distill --home /tmp/alhome --skip teacher --align-hidden 1   # layer-kept students, aligned or not
     python -m bench.distill --home /tmp/alhome --skip teacher --chosen-layers    # and with layers chosen on validation
+    python -m bench.distill --home H --skip teacher,without-unlabelled --epochs 8 --tag e8   # a variant beside them
 
 Banking77: the official test set; its training set split 90/10 (stratified, seed 13) into
 train and early-stopping validation; no unlabelled text (the students learn from the labelled
@@ -89,7 +90,9 @@ def train(suite: Any, task: Task, name: str, files: dict[str, str], *, epochs: f
     scenario = suite.scenarios.get(task.scenario)
     started = time.perf_counter()
     result = scenario.train(suite, train=files["train"], eval=files["val"], model=model, name=name, training=config)
-    return {"train_seconds": round(time.perf_counter() - started, 1), "distillation": result.get("distillation")}
+    metrics = result.get("metrics") or {}
+    return {"train_seconds": round(time.perf_counter() - started, 1), "distillation": result.get("distillation"),
+            "val_accuracy": metrics.get("accuracy")}
 
 
 def speeds(suite: Any, scenario_name: str, names: list[str], texts: list[str], repeats: int = 3,
@@ -126,7 +129,10 @@ def main() -> None:
                         help="also a layer-kept student with its hidden states aligned to the teacher's at this weight")
     parser.add_argument("--chosen-layers", action="store_true",
                         help="also a layer-kept student whose layers are chosen on validation (suite distill --layers validation)")
-    parser.add_argument("--out", type=Path, default=None, help="default: bench/results/distill-DATASET.json")
+    parser.add_argument("--temperature", type=float, default=None, help="the students' temperature (default: suite distill's)")
+    parser.add_argument("--alpha", type=float, default=None, help="the students' weight of the teacher's outputs (default: suite distill's)")
+    parser.add_argument("--tag", default="", help="suffix of the students' names: a variant beside the ones already registered")
+    parser.add_argument("--out", type=Path, default=None, help="default: bench/results/distill-DATASET[-TAG].json")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from core.app import Suite
@@ -146,33 +152,35 @@ def main() -> None:
         extra = Path(scratch) / "unlabelled.txt"
         extra.write_text("\n".join(unlabelled) + "\n", encoding="utf-8")
         more = str(extra) if unlabelled else None
+        soft = {k: v for k, v in (("temperature", args.temperature), ("alpha", args.alpha)) if v is not None}
+        tag = f"-{args.tag}" if args.tag else ""
         plan = [
             (teacher, dict(model=args.teacher_model), f"teacher: {args.teacher_model} fine-tuned"),
             (direct, dict(), "default (6 layers) fine-tuned directly"),
-            (f"{task.short}-student-default-unlabelled", dict(distillation=Distillation(teacher, unlabelled=more)),
+            (f"{task.short}-student-default-unlabelled{tag}", dict(distillation=Distillation(teacher, unlabelled=more, **soft)),
              f"default distilled from the teacher, + {len(unlabelled)} unlabelled"),
-            (f"{task.short}-student-default", dict(distillation=Distillation(teacher)),
+            (f"{task.short}-student-default{tag}", dict(distillation=Distillation(teacher, **soft)),
              "default distilled from the teacher, labelled only"),
-            (f"{task.short}-student-{args.layers}-layers", dict(distillation=Distillation(direct, student_layers=args.layers,
-                                                                                           unlabelled=more)),
+            (f"{task.short}-student-{args.layers}-layers{tag}", dict(distillation=Distillation(direct, student_layers=args.layers,
+                                                                                                unlabelled=more, **soft)),
              f"{args.layers} of the fine-tuned default's layers, distilled from it" + (", + unlabelled" if more else "")),
         ]
         if args.align_hidden:
-            plan.append((f"{task.short}-student-{args.layers}-layers-aligned",
+            plan.append((f"{task.short}-student-{args.layers}-layers-aligned{tag}",
                          dict(distillation=Distillation(direct, student_layers=args.layers, unlabelled=more,
-                                                        align_hidden=args.align_hidden)),
+                                                        align_hidden=args.align_hidden, **soft)),
                          f"the same, + hidden states aligned to the kept layers (--align-hidden {args.align_hidden:g})"))
         if args.chosen_layers:
-            plan.append((f"{task.short}-student-{args.layers}-layers-chosen",
+            plan.append((f"{task.short}-student-{args.layers}-layers-chosen{tag}",
                          dict(distillation=Distillation(direct, student_layers=args.layers, unlabelled=more,
-                                                        layers="validation")),
+                                                        layers="validation", **soft)),
                          f"the same, {args.layers} layers chosen on validation (--layers validation)"))
         for name, options, label in plan:
-            if ("without-unlabelled" in skip and name.endswith("-student-default")) or ("layers" in skip and "layers" in name):
+            if ("without-unlabelled" in skip and name.endswith(f"-student-default{tag}")) or ("layers" in skip and "layers" in name):
                 continue
             if "teacher" in skip and (name == teacher or "-student-default" in name):
                 continue
-            if not unlabelled and name.endswith("-default-unlabelled"):
+            if not unlabelled and name.endswith(f"-default-unlabelled{tag}"):
                 continue  # no unlabelled text: the labelled-only student is the run
             runs[name] = {"config": label, "reused": registered(suite, name)}
             if not runs[name]["reused"]:
@@ -194,7 +202,7 @@ def main() -> None:
     print(f"{task.title}: {', '.join(f'{k} {len(v)}' for k, v in parts.items())}; {len(unlabelled)} unlabelled texts")
     print(table(rows, ["model", "config", "test_accuracy", "test_macro_f1", "texts_per_second", "speed_vs_direct",
                        "int8_texts_per_second", "int8_vs_direct", "train_seconds", "reused"]))
-    out = args.out or Path(f"bench/results/distill-{args.dataset}.json")
+    out = args.out or Path(f"bench/results/distill-{args.dataset}{tag}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"split": {k: len(v) for k, v in parts.items()}, "unlabelled": len(unlabelled),
                                     "runs": runs}, indent=2))
