@@ -5,8 +5,8 @@ most ``core.predictor.CPU_BATCH_TOKENS`` padded sub-tokens, side by side on the 
     python -m bench.batching --home H --scenario text-classification --model banking77-default \\
         --dataset banking77 --data ../shared/data/banking77
 
-Texts are predicted in calls of ``--chunk`` texts (128: the finance monitor's batch; 512; all
-of them), each model at the precision chosen when it was trained and at int8, bf16 (where the
+Texts are predicted in calls of 128 texts (the finance monitor's batch) and all at once,
+each model at the precision chosen when it was trained and at int8, bf16 (where the
 CPU has it) and fp32; three interleaved runs, median texts/s, and the ratio.
 """
 
@@ -61,7 +61,7 @@ def main() -> None:
     for precision in precisions:
         predictor = scenario.predictor(suite, args.model, precision)
         predictor.predict(examples[:64])
-        for chunk in (128, 512, len(examples)):
+        for chunk in (128, len(examples)):
             runs: dict[int, list[float]] = {0: [], CPU_BATCH_TOKENS: []}
             for _ in range(args.repeats):
                 for tokens in runs:
