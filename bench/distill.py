@@ -121,6 +121,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None, help="the dataset's folder (default: ../shared/data/...)")
     parser.add_argument("--home", type=Path, required=True, help="SUITE_HOME (models are registered and reused there)")
     parser.add_argument("--teacher-model", default="all-mpnet-base-v2", help="encoder of the teacher")
+    parser.add_argument("--student", default=None, help="where the default-size students start (suite distill --student; "
+                        "default: the default encoder), e.g. the folder of a model fine-tuned on the task")
     parser.add_argument("--layers", type=int, default=3, help="layers of the layer-kept student")
     parser.add_argument("--epochs", type=float, default=None, help="default: the scenario's schedule")
     parser.add_argument("--skip", default="", help="comma list of runs not to do: without-unlabelled, layers, teacher "
@@ -157,9 +159,9 @@ def main() -> None:
         plan = [
             (teacher, dict(model=args.teacher_model), f"teacher: {args.teacher_model} fine-tuned"),
             (direct, dict(), "default (6 layers) fine-tuned directly"),
-            (f"{task.short}-student-default-unlabelled{tag}", dict(distillation=Distillation(teacher, unlabelled=more, **soft)),
+            (f"{task.short}-student-default-unlabelled{tag}", dict(model=args.student, distillation=Distillation(teacher, unlabelled=more, **soft)),
              f"default distilled from the teacher, + {len(unlabelled)} unlabelled"),
-            (f"{task.short}-student-default{tag}", dict(distillation=Distillation(teacher, **soft)),
+            (f"{task.short}-student-default{tag}", dict(model=args.student, distillation=Distillation(teacher, **soft)),
              "default distilled from the teacher, labelled only"),
             (f"{task.short}-student-{args.layers}-layers{tag}", dict(distillation=Distillation(direct, student_layers=args.layers,
                                                                                                 unlabelled=more, **soft)),
