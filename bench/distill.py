@@ -159,7 +159,8 @@ def main() -> None:
         plan = [
             (teacher, dict(model=args.teacher_model), f"teacher: {args.teacher_model} fine-tuned"),
             (direct, dict(), "default (6 layers) fine-tuned directly"),
-            (f"{task.short}-student-default-unlabelled{tag}", dict(model=args.student, distillation=Distillation(teacher, unlabelled=more, **soft)),
+            (f"{task.short}-student-default-unlabelled{tag}",
+             dict(model=args.student, distillation=Distillation(teacher, unlabelled=more, **soft)),
              f"default distilled from the teacher, + {len(unlabelled)} unlabelled"),
             (f"{task.short}-student-default{tag}", dict(model=args.student, distillation=Distillation(teacher, **soft)),
              "default distilled from the teacher, labelled only"),

@@ -168,8 +168,9 @@ class Predictor:
             self.model = quantize_int8(self.model)
         self.batch_size = batch_size
         self.device = next(model.parameters()).device
-        # a GPU is fastest with full batches; 0: rows only
-        self.batch_tokens = batch_tokens if batch_tokens is not None else 0 if self.device.type == "cuda" else CPU_BATCH_TOKENS
+        if batch_tokens is None:  # a GPU is fastest with full batches (0: rows only)
+            batch_tokens = 0 if self.device.type == "cuda" else CPU_BATCH_TOKENS
+        self.batch_tokens = batch_tokens
         self.collate = head.collate(tokenizer)
 
     @classmethod

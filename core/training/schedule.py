@@ -42,10 +42,9 @@ def plan_epochs(config: TrainConfig, n_train: int, n_eval: int,
         cut = config.distillation is not None and config.distillation.student_layers is not None
         factor = LAYER_KEPT_EPOCHS if cut else 1.0
         default, budget = config.auto_epochs * factor, (config.example_budget or 0) * factor
-        epochs = default
-        reason = f"{epochs:g} epoch(s) (" + (f"{factor:g}x the scenario's default for a layer-kept student" if cut
-                                             else "the default for this scenario") + ")"
-        if budget and n_train * epochs > budget:
+        whose = f"{factor:g}x the scenario's default for a layer-kept student" if cut else "the default for this scenario"
+        epochs, reason = default, f"{default:g} epoch(s) ({whose})"
+        if budget and n_train * default > budget:
             epochs = max(MIN_AUTO_EPOCHS, round(budget / max(n_train, 1), 1))
             reason = (f"{epochs:g} epoch(s): {n_train:,} examples, so the default {default:g} is scaled to "
                       f"about {budget:,.0f} examples seen (--epochs N to choose)")
