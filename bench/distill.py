@@ -7,6 +7,7 @@ teacher, the default model fine-tuned directly, the default model distilled from
     python -m bench.distill --home /tmp/alhome --skip teacher --align-hidden 1   # layer-kept students, aligned or not
     python -m bench.distill --home /tmp/alhome --skip teacher --chosen-layers    # and with layers chosen on validation
     python -m bench.distill --home H --skip teacher,without-unlabelled --epochs 8 --tag e8   # a variant beside them
+    python -m bench.distill --dataset banking77 --home H --augment 4 --tag aug4   # perturbed copies for the teacher to label
 
 Banking77: the official test set; its training set split 90/10 (stratified, seed 13) into
 train and early-stopping validation; no unlabelled text (the students learn from the labelled
@@ -133,6 +134,8 @@ def main() -> None:
                         help="also a layer-kept student whose layers are chosen on validation (suite distill --layers validation)")
     parser.add_argument("--temperature", type=float, default=None, help="the students' temperature (default: suite distill's)")
     parser.add_argument("--alpha", type=float, default=None, help="the students' weight of the teacher's outputs (default: suite distill's)")
+    parser.add_argument("--augment", type=int, default=None,
+                        help="perturbed copies of each text the teacher labels for the students (suite distill --augment)")
     parser.add_argument("--tag", default="", help="suffix of the students' names: a variant beside the ones already registered")
     parser.add_argument("--out", type=Path, default=None, help="default: bench/results/distill-DATASET[-TAG].json")
     args = parser.parse_args()
@@ -154,7 +157,8 @@ def main() -> None:
         extra = Path(scratch) / "unlabelled.txt"
         extra.write_text("\n".join(unlabelled) + "\n", encoding="utf-8")
         more = str(extra) if unlabelled else None
-        soft = {k: v for k, v in (("temperature", args.temperature), ("alpha", args.alpha)) if v is not None}
+        soft = {k: v for k, v in (("temperature", args.temperature), ("alpha", args.alpha), ("augment", args.augment))
+                if v is not None}
         tag = f"-{args.tag}" if args.tag else ""
         plan = [
             (teacher, dict(model=args.teacher_model), f"teacher: {args.teacher_model} fine-tuned"),

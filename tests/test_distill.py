@@ -17,6 +17,7 @@ from core.heads.classification import SequenceClassificationHead
 from core.heads.token import TokenClassificationHead
 from core.testing import make_tiny_model
 from core.training.config import TrainConfig
+from core.training.augment import perturbed
 from core.training.distill import SoftTargets, cut_layers, keep_layers, softened_kl, teacher_logits
 from core.training.engine import fine_tune
 
@@ -156,13 +157,14 @@ def test_distill_a_layer_kept_student_through_the_cli(builtin_pm, two_layer_mode
                  "--name", "tickets", "--no-baseline", "--json")
     assert taught.exit_code == 0, taught.output
     result = run(builtin_pm, "distill", "text-classification", "--teacher", "tickets", "--student-layers", "1",
-                 "--layers", "validation", "--unlabelled", str(unlabelled), *common, "--json")
+                 "--layers", "validation", "--unlabelled", str(unlabelled), "--augment", "2", *common, "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["model"] == "tickets" and out["version"] == 2 and out["active"] is False
     compared = out["distillation"]
     assert compared["teacher"]["model"] == "tickets v1"
     assert compared["layers_chosen_by"] == "validation" and len(compared["layers_kept"]) == 1
+    assert compared["unlabelled_texts"] == 3 and 0 < compared["perturbed_copies"] <= 2 * (32 + 3)
     assert {"accuracy", "texts_per_second", "size_mb"} <= set(compared["student"])
     assert compared["student"]["size_mb"] < compared["teacher"]["size_mb"]
     assert json.loads((Path(out["path"]) / "config.json").read_text())["num_hidden_layers"] == 1
@@ -266,3 +268,21 @@ def test_layers_chosen_on_validation_drop_the_least_useful_first(two_layer_model
     blocks = [m for m in teacher.model.modules() if isinstance(m, torch.nn.ModuleList)]
     assert max(len(b) for b in blocks) == 2 and teacher.model.config.num_hidden_layers == 2  # restored
     assert cut_layers(teacher.model, 1, chosen) == chosen and teacher.model.config.num_hidden_layers == 1
+
+
+def test_perturbed_copies_are_unlabelled_reproducible_and_made_of_the_corpus_words():
+    examples = [TextExample(t, label="good", extras={"topic": "card"}) for t in GOOD] + [TextExample("a", label="bad")]
+    copies = perturbed(examples, 3, seed=7)
+    assert copies == perturbed(examples, 3, seed=7) and copies != perturbed(examples, 3, seed=8)
+    assert 0 < len(copies) <= 3 * len(examples)
+    corpus = {word for text in GOOD + ["a"] for word in text.split()}
+    sources = {e.text for e in examples}
+    for copy in copies:
+        assert copy.label is None and copy.text not in sources and set(copy.text.split()) <= corpus
+    assert all(copy.extras == {"topic": "card"} for copy in perturbed(examples[:-1], 2))  # kept for the teacher to redo
+    assert perturbed(examples, 0) == []
+
+    words = perturbed([TokenExample(["Ada", "flew", "to", "Paris"], tags=["B-per", "O", "O", "B-loc"])], 4, seed=1)
+    assert words and all(w.tags is None and 1 <= len(w.tokens) <= 4 for w in words)
+    chinese = perturbed([TextExample("退款很慢，客服不回复")], 4, seed=1)
+    assert chinese and all(" " not in c.text for c in chinese)  # CJK characters rejoined without spaces

@@ -197,3 +197,40 @@ def test_encode_gives_the_tokenizers_own_rows(tiny_model: Path):
         for second in (None, pairs):
             expected = tokenizer(texts, second, truncation=True, max_length=max_length)
             assert encode(tokenizer, texts, second, max_length) == [dict(zip(expected.keys(), v)) for v in zip(*expected.values())]
+
+
+def test_a_faster_precision_may_miss_one_example_only_where_the_set_cannot_tell_less(tiny_model: Path, monkeypatch):
+    """choose_precision keeps the fastest precision within 0.3 points of fp32, or within one
+    example on a held-out set too small to resolve 0.3 points."""
+    import time
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    import core.devices
+    import core.predictor
+
+    wrong = {"fp32": 0, "bf16": 0, "int8": 1}  # examples each precision gets wrong
+    delay = {"fp32": 0.03, "bf16": 0.02, "int8": 0.01}  # seconds per call: int8 fastest
+
+    class Measured:
+        def __init__(self, head: Any, model: Any, tokenizer: Any, *, max_length: int, precision: str) -> None:
+            self.precision = precision
+
+        def logits(self, examples: list[Any]) -> tuple[list[np.ndarray], None]:
+            time.sleep(delay[self.precision])
+            return [np.array([0.0, 1.0] if i >= wrong[self.precision] else [1.0, 0.0]) for i in range(len(examples))], None
+
+    monkeypatch.setattr(core.predictor, "Predictor", Measured)
+    monkeypatch.setattr(core.devices, "detect_device", lambda: SimpleNamespace(bf16_supported=True))
+    head = SequenceClassificationHead(["a", "b"])
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    small = [TextExample(f"text {i}", label="b") for i in range(200)]
+    chosen = core.predictor.choose_precision(head, torch.nn.Linear(1, 1), tokenizer, small, 16)
+    assert chosen["precision"] == "int8" and chosen["tolerance"] == 0.005  # one of 200 is below resolution
+
+    wrong["int8"] = 4  # 0.4 points on 1,000 examples: more than the tolerance
+    large = [TextExample(f"text {i}", label="b") for i in range(1000)]
+    chosen = core.predictor.choose_precision(head, torch.nn.Linear(1, 1), tokenizer, large, 16)
+    assert chosen["precision"] == "bf16" and chosen["tolerance"] == 0.003
+    assert chosen["measured"]["int8"]["accuracy"] == 0.996

@@ -5,7 +5,8 @@ travel with the student's features; the loss is ``alpha * T^2 * soft + (1 - alph
 where ``soft`` is the head's divergence between temperature-softened outputs
 (:meth:`core.heads.TaskHead.soft_loss`) and ``hard`` the model's own loss on the labels.
 Unlabelled in-domain text is labelled by the teacher (its decisions become the hard labels,
-its logits the soft ones), so it trains the student like labelled text. With
+its logits the soft ones), so it trains the student like labelled text; ``--augment N`` adds N
+perturbed copies of each text (:mod:`core.training.augment`), labelled the same way. With
 ``--align-hidden W`` and a student as wide as the teacher, ``W`` times the mean squared
 distance between each student block's output and the teacher block it stands for
 (:class:`Alignment`) is added: the teacher then runs beside the student on every batch.
@@ -28,6 +29,7 @@ import numpy as np
 
 from core.errors import UsageError
 from core.files import folder_mb
+from core.training.augment import perturbed
 
 if TYPE_CHECKING:
     import torch
@@ -57,6 +59,7 @@ class Distillation:
     alpha: float = _option(0.5, "--alpha", "Weight of the teacher's soft outputs against the hard labels (1: teacher only).")
     align_hidden: float = _option(0.0, "--align-hidden", "Weight of matching each student layer's hidden states to the teacher layer it stands for (students as wide as the teacher: --student-layers, or an encoder of the same width; 0: off). The teacher runs beside the student on every batch.")
     unlabelled: Optional[str] = _option(None, "--unlabelled", "In-domain texts without labels (one per line, or a CSV/JSONL text column; 'stored': the monitor's items or the conversation log): the teacher labels them for the student.")
+    augment: int = _option(0, "--augment", "Perturbed copies of each training and unlabelled text (words dropped, or swapped for other words of the corpus) for the teacher to label: more of its decisions for the student to learn where in-domain text is scarce (0: none).")
 
     def check(self) -> None:
         if not self.teacher:
@@ -71,6 +74,8 @@ class Distillation:
             raise UsageError(f"--alpha: expected a weight between 0 and 1, got {self.alpha}")
         if self.align_hidden < 0:
             raise UsageError(f"--align-hidden: expected a weight of 0 or more, got {self.align_hidden}")
+        if self.augment < 0:
+            raise UsageError(f"--augment: expected a number of copies, 0 or more, got {self.augment}")
 
 
 @dataclass
@@ -345,6 +350,7 @@ class Teacher:
     predictor: Predictor
     distillation: Distillation
     kept_layers: list[int] | None = None  # the teacher's blocks a layer-cut student kept
+    added: dict[str, int] = field(default_factory=dict)  # texts the teacher labelled for the student, by kind
 
     @property
     def head(self) -> TaskHead:
@@ -360,8 +366,11 @@ class Teacher:
                 scratch: Path, validation: Sequence[Any] = ()) -> tuple[str, list[Any], SoftTargets]:
         """Where the student starts (an encoder, or a layer-cut copy of the teacher written to
         ``scratch``), its training examples (``examples`` plus the teacher-labelled unlabelled
-        text) and the teacher's logits for each of them."""
+        text and perturbed copies) and the teacher's logits for each of them."""
         extra = self.unlabelled(suite, scenario)
+        copies = perturbed(list(examples) + extra, self.distillation.augment)
+        self.added = {"unlabelled_texts": len(extra), "perturbed_copies": len(copies)}
+        extra += copies
         if extra:
             extra = pseudo_labelled(extra, self.predictor.predict(extra))
         examples = list(examples) + extra
@@ -434,6 +443,8 @@ class Teacher:
             "student": {**measure(student_predictor, examples), "size_mb": folder_mb(student)},
             "on": f"{len(examples)} validation examples",
             "unlabelled": self.distillation.unlabelled,
+            "augment": self.distillation.augment,
+            **self.added,
             **({"layers_kept": self.kept_layers, "layers_chosen_by": self.distillation.layers}
                if self.kept_layers is not None else {}),
         }
