@@ -160,17 +160,18 @@ def main() -> None:
         soft = {k: v for k, v in (("temperature", args.temperature), ("alpha", args.alpha), ("augment", args.augment))
                 if v is not None}
         tag = f"-{args.tag}" if args.tag else ""
+        copies = f", + {args.augment} perturbed copies per text" if args.augment else ""
         plan = [
             (teacher, dict(model=args.teacher_model), f"teacher: {args.teacher_model} fine-tuned"),
             (direct, dict(), "default (6 layers) fine-tuned directly"),
             (f"{task.short}-student-default-unlabelled{tag}",
              dict(model=args.student, distillation=Distillation(teacher, unlabelled=more, **soft)),
-             f"default distilled from the teacher, + {len(unlabelled)} unlabelled"),
+             f"default distilled from the teacher, + {len(unlabelled)} unlabelled{copies}"),
             (f"{task.short}-student-default{tag}", dict(model=args.student, distillation=Distillation(teacher, **soft)),
-             "default distilled from the teacher, labelled only"),
+             f"default distilled from the teacher, labelled only{copies}"),
             (f"{task.short}-student-{args.layers}-layers{tag}", dict(distillation=Distillation(direct, student_layers=args.layers,
                                                                                                 unlabelled=more, **soft)),
-             f"{args.layers} of the fine-tuned default's layers, distilled from it" + (", + unlabelled" if more else "")),
+             f"{args.layers} of the fine-tuned default's layers, distilled from it" + (", + unlabelled" if more else "") + copies),
         ]
         if args.align_hidden:
             plan.append((f"{task.short}-student-{args.layers}-layers-aligned{tag}",

@@ -43,3 +43,11 @@ def test_a_layer_kept_student_gets_twice_the_default() -> None:
     other_encoder = replace(TrainConfig(), distillation=Distillation("teacher"))
     assert plan_epochs(other_encoder, 9_002, 1_001).epochs == 3
     assert plan_epochs(replace(student, epochs=2), 9_002, 1_001).epochs == 2
+
+
+def test_perturbed_copies_count_once_with_their_text_against_the_budget() -> None:
+    from core.training.distill import Distillation
+
+    augmented = replace(TrainConfig(), distillation=Distillation("teacher", augment=4))
+    assert plan_epochs(augmented, 9_002 * 5, 1_001).epochs == 3  # Banking77 and 4 copies of each query
+    assert plan_epochs(augmented, 40_000 * 5, 1_000).epochs == 1.5  # larger data is still cut: to 60,000 x 5
