@@ -115,8 +115,8 @@ def choose_precision(head: TaskHead, model: torch.nn.Module, tokenizer: Any, exa
                      max_length: int, *, limit: int = 1000) -> dict[str, Any] | None:
     """Measure fp32, bf16 (where supported) and int8 on held-out examples and keep the fastest
     whose metric is within :data:`PRECISION_TOLERANCE` (or one example's share) of fp32. None
-    for heads whose outputs
-    vary in shape (token tagging) or that have no metric: they use bf16 where supported."""
+    for heads whose outputs vary in shape (token tagging) or that have no metric: they use bf16
+    where supported."""
     from core.devices import detect_device
 
     examples = list(examples)[:limit]

@@ -39,7 +39,7 @@ def perturb(words: Sequence[str], corpus: Sequence[str], rng: random.Random) -> 
         if draw < DROP:
             continue
         out.append(rng.choice(corpus) if draw < DROP + SWAP else word)
-    return out or [rng.choice(list(words))]
+    return out or [rng.choice(words)]
 
 
 def perturbed(examples: Sequence[Any], copies: int, seed: int = 0) -> list[Any]:
@@ -63,4 +63,3 @@ def perturbed(examples: Sequence[Any], copies: int, seed: int = 0) -> list[Any]:
             else:
                 out.append(replace(example, text=join_tokens(new)[0], label=None, id=None))
     return out
-

@@ -288,7 +288,11 @@ def _configs(model: torch.nn.Module) -> list[Any]:
 def teacher_logits(teacher: Predictor, examples: Sequence[Any]) -> list[np.ndarray]:
     """The teacher's logits per example; for token heads, one row per word (its first
     sub-token's), so a student with another tokenizer reads them word by word."""
-    outputs, rows = teacher.logits(examples)
+    return example_logits(*teacher.logits(examples))
+
+
+def example_logits(outputs: Sequence[Any], rows: Sequence[dict[str, Any]]) -> list[np.ndarray]:
+    """:func:`teacher_logits` from a pass already made (its outputs and feature rows)."""
     if not rows or "word_ids" not in rows[0]:
         return [np.asarray(o, dtype=np.float32) for o in outputs]
     per_word = []
@@ -371,11 +375,13 @@ class Teacher:
         copies = perturbed(list(examples) + extra, self.distillation.augment)
         self.added = {"unlabelled_texts": len(extra), "perturbed_copies": len(copies)}
         extra += copies
-        if extra:
-            extra = pseudo_labelled(extra, self.predictor.predict(extra))
+        logits = teacher_logits(self.predictor, examples)
+        if extra:  # one pass of the teacher gives their labels and soft targets
+            outputs, rows = self.predictor.logits(extra)
+            extra = pseudo_labelled(extra, self.predictor.decode(outputs, rows))
+            logits += example_logits(outputs, rows)
         examples = list(examples) + extra
-        soft = SoftTargets(teacher_logits(self.predictor, examples), self.distillation.temperature,
-                           self.distillation.alpha)
+        soft = SoftTargets(logits, self.distillation.temperature, self.distillation.alpha)
         if self.distillation.student_layers:
             start = str(self.cut(head, scratch / "student-start", validation))
         if self.distillation.align_hidden:
