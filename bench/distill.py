@@ -6,6 +6,7 @@ teacher, the default model fine-tuned directly, the default model distilled from
     python -m bench.distill --dataset banking77 --data ../shared/data/banking77 --home /tmp/b77home
     python -m bench.distill --home /tmp/alhome --skip teacher --align-hidden 1   # layer-kept students, aligned or not
     python -m bench.distill --home /tmp/alhome --skip teacher --chosen-layers    # and with layers chosen on validation
+    python -m bench.distill --home H --skip teacher,spaced --chosen-layers    # only the student with layers chosen on validation
     python -m bench.distill --home H --skip teacher,without-unlabelled --epochs 8 --tag e8   # a variant beside them
     python -m bench.distill --dataset banking77 --home H --augment 4 --tag aug4   # perturbed copies for the teacher to label
 
@@ -127,7 +128,8 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=3, help="layers of the layer-kept student")
     parser.add_argument("--epochs", type=float, default=None, help="default: the scenario's schedule")
     parser.add_argument("--skip", default="", help="comma list of runs not to do: without-unlabelled, layers, teacher "
-                        "(the teacher and its students: only the layer-kept students)")
+                        "(the teacher and its students: only the layer-kept students), spaced (the evenly spaced "
+                        "layer-kept student: with --chosen-layers, only the one chosen on validation)")
     parser.add_argument("--align-hidden", type=float, default=0.0,
                         help="also a layer-kept student with its hidden states aligned to the teacher's at this weight")
     parser.add_argument("--chosen-layers", action="store_true",
@@ -187,6 +189,8 @@ def main() -> None:
             if ("without-unlabelled" in skip and name.endswith(f"-student-default{tag}")) or ("layers" in skip and "layers" in name):
                 continue
             if "teacher" in skip and (name == teacher or "-student-default" in name):
+                continue
+            if "spaced" in skip and name == f"{task.short}-student-{args.layers}-layers{tag}":
                 continue
             if not unlabelled and name.endswith(f"-default-unlabelled{tag}"):
                 continue  # no unlabelled text: the labelled-only student is the run

@@ -255,9 +255,13 @@ def test_a_multi_label_student_learns_the_teachers_sigmoids(tiny_model: Path, tm
 
 
 def test_layers_chosen_on_validation_drop_the_least_useful_first(two_layer_model: Path, tmp_path: Path):
-    """--layers validation: each candidate drop is measured with the teacher's head on the
-    validation examples and the one that costs least goes; the model is left whole."""
-    from core.training.distill import choose_layers
+    """--layers validation: each candidate drop is measured by how far it moves the model's
+    outputs on the validation examples, and the one that moves them least goes; the model is
+    left whole."""
+    from copy import deepcopy
+
+    from core.predictor import Predictor
+    from core.training.distill import choose_layers, output_divergence
 
     head = SequenceClassificationHead(["bad", "good"])
     data = [TextExample(t, "good") for t in GOOD] + [TextExample(t, "bad") for t in BAD]
@@ -265,6 +269,18 @@ def test_layers_chosen_on_validation_drop_the_least_useful_first(two_layer_model
     teacher = fine_tune(head, str(two_layer_model), data, data, config, tmp_path / "teacher", progress=False)
     chosen = choose_layers(teacher.model, head, teacher.tokenizer, data, 1)
     assert chosen in ([0], [1])
+
+    def outputs(model: torch.nn.Module) -> list[np.ndarray]:
+        return Predictor(head, model, teacher.tokenizer, precision="fp32").logits(data)[0]
+
+    whole = outputs(teacher.model)
+    moved = {}
+    for kept in (0, 1):
+        cut = deepcopy(teacher.model)
+        cut_layers(cut, 1, [kept])
+        moved[kept] = output_divergence(head, outputs(cut), whole)
+    assert output_divergence(head, whole, whole) < 1e-6 < min(moved.values())
+    assert moved[chosen[0]] == min(moved.values())
     blocks = [m for m in teacher.model.modules() if isinstance(m, torch.nn.ModuleList)]
     assert max(len(b) for b in blocks) == 2 and teacher.model.config.num_hidden_layers == 2  # restored
     assert cut_layers(teacher.model, 1, chosen) == chosen and teacher.model.config.num_hidden_layers == 1
