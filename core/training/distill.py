@@ -338,12 +338,11 @@ def pseudo_labelled(examples: Sequence[Any], predictions: Sequence[dict[str, Any
     return labelled
 
 
-def measure(predictor: Predictor, examples: Sequence[Any], timed: bool = True) -> dict[str, Any]:
+def measure(predictor: Predictor, examples: Sequence[Any]) -> dict[str, Any]:
     """The head's metrics and texts/s of ``predictor`` on labelled ``examples`` (a warm-up
     batch first), so teacher and student are compared on one set, one machine, one run."""
     head = predictor.head
-    if timed:
-        predictor.logits(list(examples)[:32])
+    predictor.logits(list(examples)[:32])
     started = time.perf_counter()
     logits, rows = predictor.logits(examples)
     seconds = time.perf_counter() - started
