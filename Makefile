@@ -31,8 +31,9 @@ $(AXE): tests/browser/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/browser --no-audit --no-fund && touch $(AXE); \
 	else echo "no npm: the console's browser tests will skip (apt-get install npm)"; fi
 
+# --durations: the slowest tests in every run's log, where the ~10-minute budget goes.
 test: install $(AXE)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 test-all: install $(AXE)
 	$(BIN)/pytest -q -m ""
