@@ -77,7 +77,7 @@ def resolve_model(
 
     if store is not None:
         try:
-            return ModelSource(spec, Path(store.get_model(spec).path), "registered")
+            return ModelSource(spec, Path(store.find_model(spec).path), "registered")
         except UnknownNameError:
             pass
 

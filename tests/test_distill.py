@@ -182,6 +182,18 @@ def test_distill_a_layer_kept_student_through_the_cli(builtin_pm, two_layer_mode
     text = run(builtin_pm, "models", "compare", "tickets:1", "tickets:2")
     assert "texts/s" in text.stdout and "tickets v1" in text.stdout
 
+    # The student may start from a registered fine-tuned model (its encoder and trained head), named as the
+    # teacher is: NAME:VERSION.
+    again = run(builtin_pm, "distill", "text-classification", "--teacher", "tickets:1", "--student", "tickets:1",
+                *common, "--json")
+    assert again.exit_code == 0, again.output
+    started = json.loads(again.stdout)
+    assert started["version"] == 3 and started["distillation"]["teacher"]["model"] == "tickets v1"
+    assert json.loads((Path(started["path"]) / "config.json").read_text())["num_hidden_layers"] == 2
+    wrong = run(builtin_pm, "distill", "text-classification", "--teacher", "tickets", "--student", "tickets:one", *common)
+    assert wrong.exit_code != 0 and "'tickets:one': expected NAME or NAME:VERSION" in wrong.output
+    assert "Traceback" not in wrong.output
+
 
 def test_distill_refuses_a_teacher_of_another_scenario_and_a_missing_teacher(builtin_pm, tiny_model: Path,
                                                                               tmp_path: Path):

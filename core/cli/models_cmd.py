@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
         from core.evaluation.compare import compare_models
 
         store = get_suite(ctx).store
-        rows = compare_models(store.get_model(*_name_version(first)), store.get_model(*_name_version(second)))
+        rows = compare_models(store.find_model(first), store.find_model(second))
         if json_output:
             print_json(rows)
             return
@@ -115,15 +115,6 @@ def register(app: typer.Typer) -> None:
             print_json(result.as_dict())
         elif result.outcome == "installed":
             console.print(f"use it with: --model {entry.name}", markup=False, highlight=False)
-
-
-def _name_version(spec: str) -> tuple[str, int | None]:
-    from core.errors import UsageError
-
-    name, _, version = spec.partition(":")
-    if version and not version.isdigit():
-        raise UsageError(f"'{spec}': expected NAME or NAME:VERSION")
-    return name, int(version) if version else None
 
 
 def _table_row(status: ModelStatus) -> dict[str, str]:

@@ -76,8 +76,9 @@ def register(app: typer.Typer, suite: Suite) -> None:
 
 DISTILL_HELP = ("Teach a student model from a fine-tuned teacher: its outputs on your training data (and on "
                 "--unlabelled text) beside the labels. The student is registered like any model, with its teacher.")
-STUDENT_OPTION = typer.Option("--student", "--model", help="The student's encoder: a catalogue name, folder or "
-                              "Hub id (default: the scenario's encoder); or use --student-layers.")
+STUDENT_OPTION = typer.Option("--student", "--model", help="Where the student starts: a catalogue name, folder, Hub "
+                              "id or registered model NAME[:VERSION], e.g. the same encoder fine-tuned directly "
+                              "(default: the scenario's encoder); or use --student-layers.")
 
 
 def scenario_command(scenario: Scenario, verb: str, *, distill: bool = False) -> Callable[..., None]:

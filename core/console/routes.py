@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from core.console.auth import COOKIE, SESSION_HOURS, ConsoleError, SignedIn, User, requires_role
 from core.console.pages import Console, audit, redirect, render
-from core.errors import UnknownNameError
+from core.errors import UnknownNameError, UsageError
 from core.store import ModelEntry
 
 EVALUATION_IMAGES = {"confusion_matrix.png": "Confusion matrix", "confidence.png": "Confidence (calibration)"}
@@ -85,8 +85,8 @@ def core_routes() -> APIRouter:
         table, error = None, None
         if a and b:
             try:
-                table = compare_models(_entry(store, a), _entry(store, b))["table"]
-            except UnknownNameError as exc:
+                table = compare_models(store.find_model(a), store.find_model(b))["table"]
+            except (UnknownNameError, UsageError) as exc:
                 error = str(exc)
         return render(request, "compare.html", user=user, title="Compare versions", choices=choices, a=a, b=b,
                       table=table, error=error)
@@ -133,9 +133,6 @@ def _local(url: str) -> str:
     return url if url.startswith("/ui") and not url.startswith("//") else "/ui/"
 
 
-def _entry(store: Any, spec: str) -> ModelEntry:
-    name, _, version = spec.partition(":")
-    return store.get_model(name, int(version) if version.isdigit() else None)
 
 
 def _shown_metrics(entry: ModelEntry) -> dict[str, Any]:

@@ -221,10 +221,7 @@ class ClassificationScenario(Scenario):
         distillation.check()
         if config.strategy == "head-only":
             raise UsageError("--strategy head-only cannot distil: the student's encoder must learn (full or lora)")
-        name, _, version = distillation.teacher.partition(":")
-        if version and not version.isdigit():
-            raise UsageError(f"--teacher {distillation.teacher}: expected NAME or NAME:VERSION")
-        entry = suite.store.get_model(name, int(version) if version else None)
+        entry = suite.store.find_model(distillation.teacher)
         if entry.scenario != self.name:
             raise UsageError(f"--teacher {distillation.teacher}: a {entry.scenario} model, not a {self.name} one")
         predictor = Predictor.load(entry.path, suite.heads)

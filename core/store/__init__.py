@@ -543,6 +543,13 @@ class Store:
         with self._read() as s:
             return _model_entry(self._model(s, name, version))
 
+    def find_model(self, spec: str) -> ModelEntry:
+        """``NAME`` (its active version, else the latest) or ``NAME:VERSION``, as options spell them."""
+        name, _, version = spec.partition(":")
+        if version and not version.isdigit():
+            raise UsageError(f"'{spec}': expected NAME or NAME:VERSION")
+        return self.get_model(name, int(version) if version else None)
+
     def activate_model(self, name: str, version: int) -> ModelEntry:
         """Make ``version`` the one active version of ``name`` (e.g. to roll back)."""
 
