@@ -9,6 +9,8 @@ teacher, the default model fine-tuned directly, the default model distilled from
     python -m bench.distill --home H --skip teacher,spaced --chosen-layers    # only the student with layers chosen on validation
     python -m bench.distill --home H --skip teacher,without-unlabelled --epochs 8 --tag e8   # a variant beside them
     python -m bench.distill --dataset banking77 --home H --augment 4 --tag aug4   # perturbed copies for the teacher to label
+    python -m bench.distill --home H --skip without-unlabelled,layers --augment 2 --epochs 3 \
+        --student H/models/phrasebank-default/run-1 --tag fromdirect   # the student starts from the direct fine-tune
 
 Banking77: the official test set; its training set split 90/10 (stratified, seed 13) into
 train and early-stopping validation; no unlabelled text (the students learn from the labelled
